@@ -1,0 +1,228 @@
+"""The .prc container: magic, version, header, payload, CRC-32.
+
+Every header field is described once, in the tables below, with its struct
+code and the range a reader accepts; the writer and the reader both walk the
+same tables, so they cannot drift apart. docs/format.md is the prose version.
+All integers are little-endian.
+"""
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field, fields
+
+from .errors import PrcFormatError
+
+MAGIC = b"PRNC"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+# Caps: no header can make a reader allocate or compute beyond these.
+MAX_SIDE = 16384
+MAX_PIXELS = 1 << 26
+MAX_INR_WIDTH = 1024
+MAX_INR_DEPTH = 16
+MAX_GROUPS = 64
+MAX_PARAMS = 1 << 22
+MAX_COEFFS = 1 << 22
+MAX_BASIS_VALUES = 1 << 28  # sum over basis groups of size * rank
+MAX_PAYLOAD = 1 << 26
+CHANNELS = (1, 3, 4)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    code: str  # struct format character
+    lo: float
+    hi: float
+    is_float: bool = False
+
+
+def _u(name: str, code: str, lo: int = 0, hi: int | None = None) -> Field:
+    return Field(name, code, lo, (1 << (8 * struct.calcsize("<" + code))) - 1 if hi is None else hi)
+
+
+def _f(name: str, lo: float, hi: float) -> Field:
+    return Field(name, "f", lo, hi, is_float=True)
+
+
+HEADER_FIELDS = (
+    _u("width", "I", 1, MAX_SIDE),
+    _u("height", "I", 1, MAX_SIDE),
+    _u("channels", "B", 1, 4),
+    _u("inr_width", "H", 1, MAX_INR_WIDTH),
+    _u("inr_depth", "B", 1, MAX_INR_DEPTH),
+    _f("w0", 1e-3, 1e3),
+    _u("seed", "Q"),
+    _u("n_groups", "B", 1, MAX_GROUPS),
+)
+GROUP_FIELDS = (
+    _u("size", "I", 1, MAX_PARAMS),
+    _u("chunk", "I", 0, MAX_PARAMS),  # m; 0 = direct group
+    _u("rank", "H", 0, 65535),  # r; 0 for a direct group
+    _f("scale", 0.0, 1e6),
+    _f("step", 1e-30, 1e6),
+    _u("laplace", "H", 1, 65535),  # t: theta = t / 65536
+    _u("qmax", "H", 0, 32767),
+)
+TRAILER_FIELDS = (_u("payload_length", "I", 0, MAX_PAYLOAD),)
+
+
+@dataclass(frozen=True)
+class GroupHeader:
+    size: int
+    chunk: int
+    rank: int
+    scale: float
+    step: float
+    laplace: int
+    qmax: int
+
+
+@dataclass(frozen=True)
+class Header:
+    width: int
+    height: int
+    channels: int
+    inr_width: int
+    inr_depth: int
+    w0: float
+    seed: int
+    groups: tuple[GroupHeader, ...] = field(default_factory=tuple)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
+
+
+def _check_tables() -> None:
+    """The dataclasses and the field tables must name the same fields."""
+    header_names = {f.name for f in fields(Header)} - {"groups"} | {"n_groups"}
+    assert header_names == {f.name for f in HEADER_FIELDS}
+    assert {f.name for f in fields(GroupHeader)} == {f.name for f in GROUP_FIELDS}
+
+
+_check_tables()
+
+
+def _check_value(f: Field, value: float, where: str) -> None:
+    if f.is_float and not math.isfinite(value):
+        raise PrcFormatError(f"{where}{f.name} is not a finite number ({value})")
+    if not f.lo <= value <= f.hi:
+        raise PrcFormatError(f"{where}{f.name} = {value} is outside [{f.lo:g}, {f.hi:g}]")
+
+
+def _pack_unchecked(table: tuple[Field, ...], obj: object) -> bytes:
+    return b"".join(struct.pack("<" + f.code, getattr(obj, f.name)) for f in table)
+
+
+def _pack(table: tuple[Field, ...], obj: object, where: str = "") -> bytes:
+    for f in table:
+        value = getattr(obj, f.name)
+        _check_value(f, value, where)
+        # The encoder must compute with exactly the value the decoder will read.
+        if f.is_float and struct.unpack("<f", struct.pack("<f", value))[0] != value:
+            raise PrcFormatError(f"{where}{f.name} = {value!r} is not a float32 value")
+    return _pack_unchecked(table, obj)
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise PrcFormatError(f"file is truncated: it ends inside the {what}")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def table(self, table: tuple[Field, ...], what: str) -> dict:
+        values = {}
+        for f in table:
+            size = struct.calcsize("<" + f.code)
+            values[f.name] = struct.unpack("<" + f.code, self.take(size, what))[0]
+        return values
+
+
+def _validate(table: tuple[Field, ...], values: dict, where: str = "") -> None:
+    for f in table:
+        _check_value(f, values[f.name], where)
+
+
+def validate_header(h: Header) -> None:
+    """Checks that hold between fields; every cap the reader enforces."""
+    if h.channels not in CHANNELS:
+        raise PrcFormatError(f"channels = {h.channels}; only 1, 3 or 4 are defined")
+    if h.width * h.height > MAX_PIXELS:
+        raise PrcFormatError(f"{h.width}x{h.height} exceeds the cap of {MAX_PIXELS} pixels")
+    coeffs = values = 0
+    for i, g in enumerate(h.groups):
+        where = f"group {i}: "
+        if g.chunk == 0:
+            if g.rank != 0:
+                raise PrcFormatError(f"{where}a direct group (chunk 0) must have rank 0")
+            coeffs += g.size
+        else:
+            if g.chunk > g.size or g.rank == 0:
+                raise PrcFormatError(f"{where}chunk {g.chunk} / rank {g.rank} do not fit size {g.size}")
+            coeffs += math.ceil(g.size / g.chunk) * g.rank
+            values += g.size * g.rank
+    if sum(g.size for g in h.groups) > MAX_PARAMS:
+        raise PrcFormatError(f"groups hold more than {MAX_PARAMS} parameters")
+    if coeffs > MAX_COEFFS:
+        raise PrcFormatError(f"{coeffs} coefficients exceed the cap of {MAX_COEFFS}")
+    if values > MAX_BASIS_VALUES:
+        raise PrcFormatError(f"{values} basis values exceed the cap of {MAX_BASIS_VALUES}")
+
+
+@dataclass(frozen=True)
+class _Trailer:
+    payload_length: int
+
+
+def pack(header: Header, payload: bytes) -> bytes:
+    """The complete .prc file for header and payload."""
+    validate_header(header)
+    body = MAGIC + struct.pack("<B", FORMAT_VERSION) + _pack(HEADER_FIELDS, header)
+    for i, g in enumerate(header.groups):
+        body += _pack(GROUP_FIELDS, g, f"group {i}: ")
+    body += _pack(TRAILER_FIELDS, _Trailer(len(payload))) + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def unpack(data: bytes) -> tuple[Header, bytes]:
+    """Parse and check a .prc file; raises PrcFormatError saying what is wrong."""
+    reader = _Reader(bytes(data))
+    magic = reader.take(len(MAGIC), "magic bytes")
+    if magic != MAGIC:
+        raise PrcFormatError(f"not a .prc file (magic bytes {magic!r}, expected {MAGIC!r})")
+    (version,) = reader.take(1, "format version")
+    if version not in SUPPORTED_VERSIONS:
+        raise PrcFormatError(
+            f"unsupported .prc format version {version}; this decoder reads version(s) "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
+    top = reader.table(HEADER_FIELDS, "header")
+    groups = [reader.table(GROUP_FIELDS, f"header of group {i}") for i in range(top["n_groups"])]
+    trailer = reader.table(TRAILER_FIELDS, "header")
+    expected = reader.pos + trailer["payload_length"] + 4
+    if len(data) < expected:
+        raise PrcFormatError(f"file is truncated: {len(data)} bytes, the header announces {expected}")
+    if len(data) > expected:
+        raise PrcFormatError(f"{len(data) - expected} unexpected bytes after the end of the file")
+    payload = reader.take(trailer["payload_length"], "payload")
+    (crc,) = struct.unpack("<I", reader.take(4, "CRC"))
+    if crc != zlib.crc32(data[:-4]):
+        raise PrcFormatError("CRC-32 mismatch: the file is corrupted")
+    # Ranges are checked after the CRC so that a damaged file says so.
+    _validate(HEADER_FIELDS, top)
+    for i, values in enumerate(groups):
+        _validate(GROUP_FIELDS, values, f"group {i}: ")
+    _validate(TRAILER_FIELDS, trailer)
+    del top["n_groups"]
+    header = Header(groups=tuple(GroupHeader(**g) for g in groups), **top)
+    validate_header(header)
+    return header, payload

@@ -1,0 +1,150 @@
+"""The pranc-codec command line: encode, decode, info.
+
+``main(argv)`` returns the exit status, so tests (and ``python -m pranc_codec``)
+call it directly. Every failure a user can cause ends in one line on stderr and
+a non-zero status, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, bitstream, codec
+from .errors import ImageError, PrcError
+from .images import load_image, png_bytes, write_atomic
+from .metrics import ms_ssim, psnr
+
+EXIT_ERROR = 1
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _quality(original: np.ndarray, decoded: np.ndarray) -> str:
+    score = ms_ssim(original, decoded)
+    ms = "n/a (image too small)" if score is None else f"{score:.4f}"
+    return f"PSNR {psnr(original, decoded):.2f} dB, MS-SSIM {ms}"
+
+
+def _encode(args: argparse.Namespace) -> int:
+    image, note = load_image(args.input)
+    if note and not args.quiet:
+        print(f"note: {note}", file=sys.stderr)
+    overrides = {f: getattr(args, f) for f in ("k", "steps", "seed", "width", "depth")}
+    start = time.perf_counter()
+    data = codec.encode(image, preset=args.preset, progress=not args.quiet, **overrides)
+    encode_s = time.perf_counter() - start
+    write_atomic(args.output, data)
+    if not args.quiet:
+        # Report the quality of what a decoder will see: decode our own bitstream.
+        start = time.perf_counter()
+        decoded = codec.decode(data)
+        decode_s = time.perf_counter() - start
+        h, w = image.shape[:2]
+        print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp, "
+              f"{_quality(image, decoded)}, encode {encode_s:.1f} s, decode {decode_s:.2f} s")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    data = _read_bytes(args.input)
+    start = time.perf_counter()
+    decoded = codec.decode(data)
+    decode_s = time.perf_counter() - start
+    write_atomic(args.output, png_bytes(decoded))
+    line = f"{args.output}: {decoded.shape[1]}x{decoded.shape[0]}, decode {decode_s:.2f} s"
+    if args.compare:
+        original, _ = load_image(args.compare)
+        if original.shape != decoded.shape:
+            raise ImageError(f"{args.compare}: shape {original.shape} differs from the "
+                             f"decoded {decoded.shape}")
+        line += f", {_quality(original, decoded)} against {args.compare}"
+    if not args.quiet:
+        print(line)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    data = _read_bytes(args.input)
+    header, payload = bitstream.unpack(data)
+    net, groups = codec.network(header)
+    print(f"file: {args.input} ({len(data)} bytes, format version {bitstream.FORMAT_VERSION})")
+    for f in fields(header):
+        if f.name != "groups":
+            print(f"{f.name}: {getattr(header, f.name)}")
+    print(f"parameters: {net.n_params}")
+    print(f"n_groups: {header.n_groups}")
+    for i, (gh, g) in enumerate(zip(header.groups, groups)):
+        kind = "direct" if g.direct else f"basis ({g.n_chunks} chunks)"
+        values = ", ".join(f"{k}={v}" for k, v in asdict(gh).items())
+        print(f"group {i}: {kind}, {g.n_coeffs} coefficients; {values}")
+    print(f"coefficients: {sum(g.n_coeffs for g in groups)}")
+    print(f"payload: {len(payload)} bytes")
+    print(f"bits per pixel: {len(data) * 8 / (header.width * header.height):.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pranc-codec",
+        description="PRANC image codec: an image is stored as the seed of a random "
+                    "basis and the coefficients of a small neural network in it.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    enc = sub.add_parser("encode", help="compress an image to .prc",
+                         description="Compress an image (anything Pillow reads) to a .prc file.")
+    enc.add_argument("input", help="image to compress")
+    enc.add_argument("output", help=".prc file to write")
+    enc.add_argument("--preset", choices=sorted(codec.PRESETS), default="default",
+                     help="speed/quality trade-off (default: %(default)s)")
+    enc.add_argument("--k", type=int, help="number of basis coefficients (sets the rate)")
+    enc.add_argument("--steps", type=int, help="optimisation steps of the fit")
+    enc.add_argument("--seed", type=int, help="seed of the random basis (0 to 2**64-1)")
+    enc.add_argument("--width", type=int, help="SIREN hidden width")
+    enc.add_argument("--depth", type=int, help="number of SIREN sine layers")
+    enc.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    enc.set_defaults(run=_encode)
+
+    dec = sub.add_parser("decode", help="decompress a .prc file to PNG",
+                         description="Decompress a .prc file to a PNG image.")
+    dec.add_argument("input", help=".prc file to read")
+    dec.add_argument("output", help="PNG file to write")
+    dec.add_argument("--compare", metavar="IMAGE",
+                     help="also print PSNR and MS-SSIM against this original")
+    dec.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    dec.set_defaults(run=_decode)
+
+    info = sub.add_parser("info", help="print a .prc file's header",
+                          description="Print every header field, the payload size and "
+                                      "the bits per pixel of a .prc file.")
+    info.add_argument("input", help=".prc file to read")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (PrcError, ValueError) as exc:
+        print(f"pranc-codec {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"pranc-codec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

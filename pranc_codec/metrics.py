@@ -1,0 +1,28 @@
+"""Distortion measures on 8-bit images."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from pytorch_msssim import ms_ssim as _ms_ssim
+
+# pytorch-msssim's 5 scales with an 11-pixel window need sides above this.
+MS_SSIM_MIN_SIDE = 161
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB over all channels (inf for identical images)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
+    """MS-SSIM (data range 255) of (H, W, C) images, None when they are too small."""
+    if min(a.shape[:2]) < MS_SSIM_MIN_SIDE:
+        return None
+
+    def nchw(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]
+
+    return float(_ms_ssim(nchw(a), nchw(b), data_range=255.0))

@@ -1,0 +1,27 @@
+from setuptools import setup
+
+setup(
+    name="pranc-codec",
+    version="0.1.0",
+    description="PRANC image compression: images as seeded random-basis coefficients of a SIREN",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["pranc_codec", "pranc_codec.kernels"],
+    # kernels/ is top level in the repository but installs inside the package,
+    # so no generic top-level "kernels" package lands in site-packages.
+    package_dir={"pranc_codec": "pranc_codec", "pranc_codec.kernels": "kernels"},
+    install_requires=[
+        # Pinned to the CPU build on local disk; a looser spec pulls a CUDA build.
+        "torch==2.13.0",
+        "triton==3.7.1",
+        "numpy",
+        "pillow>=10.1",
+        "scikit-image",
+        "pytorch-msssim",
+        "constriction>=0.4",
+        "tqdm",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
+)

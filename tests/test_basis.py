@@ -1,0 +1,100 @@
+import math
+
+import pytest
+import torch
+
+from pranc_codec import basis, philox
+from pranc_codec.basis import BasisProduct, Group, Reparam
+
+
+def dense_matrix(group: Group, key: int) -> torch.Tensor:
+    """The group's basis as an explicit (size, n_coeffs) matrix, from the spec's formula."""
+    c = group.n_chunks
+    b = torch.zeros(group.size, group.n_coeffs, dtype=torch.float64)
+    for p in range(group.size):
+        offsets = torch.arange(p * group.rank, (p + 1) * group.rank, dtype=torch.int64)
+        cols = (p % c) * group.rank + torch.arange(group.rank)
+        b[p, cols] = philox.randn(key, offsets).double()
+    return b * group.scale
+
+
+SHAPES = [  # (size, chunk, rank): odd sizes, a partial last row, m = 1, r = 1, dense
+    (37, 8, 3),
+    (50, 1, 2),
+    (23, 23, 5),
+    (64, 16, 1),
+    (101, 7, 4),
+]
+
+
+@pytest.fixture(params=[True, False], ids=["cached", "sliced"])
+def cache_mode(request, monkeypatch):
+    basis.CACHE.clear()
+    if not request.param:
+        monkeypatch.setattr(basis, "SLICE_VALUES", 10)  # many small slices
+    return request.param
+
+
+@pytest.mark.parametrize("size,chunk,rank", SHAPES)
+def test_forward_and_gradient_equal_dense_product(size, chunk, rank, cache_mode):
+    group = Group(0, size, chunk, rank, scale=0.37)
+    key = basis.stream_key(99, 3)
+    b = dense_matrix(group, key)
+    alpha = torch.randn(group.n_coeffs)
+    grad = torch.randn(size)
+    fwd = basis.basis_forward(group, key, alpha, cache=cache_mode)
+    bwd = basis.basis_backward(group, key, grad, cache=cache_mode)
+    assert torch.allclose(fwd.double(), b @ alpha.double(), atol=1e-5)
+    assert torch.allclose(bwd.double(), b.T @ grad.double(), atol=1e-5)
+
+
+def test_autograd_function_gradient():
+    group = Group(0, 45, 10, 3, scale=0.5)
+    key = basis.stream_key(5, 1)
+    b = dense_matrix(group, key).float()
+    alpha = torch.randn(group.n_coeffs, requires_grad=True)
+    weights = torch.randn(45)
+    (BasisProduct.apply(alpha, group, key, True) * weights).sum().backward()
+    assert torch.allclose(alpha.grad, b.T @ weights, atol=1e-5)
+
+
+def test_basis_value_does_not_depend_on_chunking_or_slicing():
+    # B[p, j] is randn(key, p*r + j) whatever m is: chunking only routes coefficients.
+    key = basis.stream_key(1, 1)
+    full = basis.basis_values(key, 4, 0, 90)
+    assert torch.equal(full[30:61], basis.basis_values(key, 4, 30, 61))
+    for chunk in (1, 9, 90):
+        g = Group(0, 90, chunk, 4, 1.0)
+        d = dense_matrix(g, key)
+        # each parameter's nonzero basis entries are the same 4 values
+        assert torch.allclose(d[d != 0].view(90, 4), full.double())
+
+
+def test_reparam_theta_combines_theta0_basis_and_direct_groups():
+    bounds = torch.linspace(0.1, 1.0, 30)
+    groups = [Group(0, 10), Group(10, 20, 6, 2, 0.25)]
+    rp = Reparam(42, groups, bounds)
+    assert rp.theta0.abs().le(bounds).all()
+    direct = torch.randn(10)
+    alpha = torch.randn(groups[1].n_coeffs)
+    theta = rp.theta([direct, alpha])
+    assert torch.allclose(theta[:10], rp.theta0[:10] + direct)
+    expected = rp.theta0[10:] + (dense_matrix(groups[1], rp.key(1)) @ alpha.double()).float()
+    assert torch.allclose(theta[10:], expected, atol=1e-6)
+    with pytest.raises(ValueError):
+        Reparam(42, [Group(0, 10)], bounds)
+
+
+def test_theta0_depends_on_seed_only():
+    bounds = torch.ones(100)
+    assert torch.equal(basis.theta0(3, bounds), basis.theta0(3, bounds))
+    assert not torch.equal(basis.theta0(3, bounds), basis.theta0(4, bounds))
+
+
+def test_cache_respects_budget():
+    cache = basis.BasisCache(budget_bytes=100 * 4 * 4)
+    assert cache.get(1, 100, 4) is not None
+    assert cache.get(2, 100, 4) is not None  # evicts the first
+    assert cache.used_bytes() <= cache.budget_bytes
+    assert cache.get(3, 101, 4) is None  # larger than the whole budget
+    assert math.isclose(cache.used_bytes(), 1600)
