@@ -79,7 +79,7 @@ def _info(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
     header, payload = bitstream.unpack(data)
     net, groups = codec.network(header)
-    print(f"file: {args.input} ({len(data)} bytes, format version {bitstream.FORMAT_VERSION})")
+    print(f"file: {args.input} ({len(data)} bytes, format version {data[4]})")
     for f in fields(header):
         if f.name != "groups":
             print(f"{f.name}: {getattr(header, f.name)}")

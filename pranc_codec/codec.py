@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from . import bitstream, entropy
 from .basis import Group, Reparam
 from .bitstream import GroupHeader, Header
 from .errors import PrcFormatError
-from .fit import FitSettings, Problem, train
+from .fit import FitSettings, Problem, evaluate, train
 from .inr import Siren, render
 
 
@@ -56,12 +57,12 @@ class Settings:
                 raise ValueError(f"invalid setting {name} = {getattr(self, name)}")
 
     def fit_settings(self) -> FitSettings:
-        return FitSettings(steps=self.steps, batch=self.batch,
+        return FitSettings(batch=self.batch,
                            lr_basis=self.lr_basis, lr_direct=self.lr_direct)
 
 
 PRESETS = {
-    "fast": Settings(k=1500, steps=200, width=64, batch=1 << 13),
+    "fast": Settings(k=1500, steps=400, width=64, batch=1 << 13),
     "default": Settings(),
     "best": Settings(k=6000, steps=3000, width=192),
 }
@@ -126,15 +127,17 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
     problem = Problem(net, Reparam(s.seed, groups, net.init_bounds()), torch.tensor(image))
     zeros = [torch.zeros(g.n_coeffs) for g in groups]
     coeffs = train(problem, zeros, s.fit_settings(), s.steps, seed=s.seed, progress=progress)
+    if progress:
+        tqdm.write(f"fit: {evaluate(problem, coeffs):.2f} dB before quantization")
 
-    steps = [entropy.quant_step(c, s.rel_step_direct if g.direct else s.rel_step)
+    qsteps = [entropy.quant_step(c, s.rel_step_direct if g.direct else s.rel_step)
              for c, g in zip(coeffs, groups)]
     qat_steps = int(s.steps * s.qat_fraction)
     if qat_steps:
         coeffs = train(problem, coeffs, s.fit_settings(), qat_steps, lr_scale=s.qat_lr_scale,
-                       transform=lambda i, v: entropy.fake_quantize(v, steps[i]),
+                       transform=lambda i, v: entropy.fake_quantize(v, qsteps[i]),
                        seed=s.seed + 1, desc="quantization-aware", progress=progress)
-    ints = [entropy.quantize(c, st).numpy() for c, st in zip(coeffs, steps)]
+    ints = [entropy.quantize(c, st).numpy() for c, st in zip(coeffs, qsteps)]
     models = [entropy.fit_laplace(q) for q in ints]
     payload = entropy.encode(ints, models)
     header = Header(
@@ -143,7 +146,7 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
         groups=tuple(
             GroupHeader(size=g.size, chunk=g.chunk, rank=g.rank, scale=g.scale,
                         step=st, laplace=t, qmax=qmax)
-            for g, st, (t, qmax) in zip(groups, steps, models)
+            for g, st, (t, qmax) in zip(groups, qsteps, models)
         ),
     )
     return bitstream.pack(header, payload)

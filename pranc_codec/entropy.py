@@ -98,6 +98,8 @@ def decode(payload: bytes, models: list[tuple[int, int]], counts: list[int]) -> 
                 out.append(np.zeros(n, dtype=np.int64))
             else:
                 out.append(decoder.decode(_model(t, qmax), n).astype(np.int64) - qmax)
-    except (ValueError, RuntimeError, AssertionError) as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a Rust panic arrives as a BaseException
         raise PrcFormatError(f"payload cannot be range-decoded: {exc}") from None
     return out

@@ -19,7 +19,6 @@ from .inr import Siren, pixel_coords, render, to_target
 
 @dataclass(frozen=True)
 class FitSettings:
-    steps: int = 1000
     batch: int = 1 << 14  # pixels per step; the whole image when smaller
     lr_basis: float = 1e-2
     lr_direct: float = 1e-3
