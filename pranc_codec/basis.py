@@ -25,8 +25,9 @@ import torch
 from . import philox
 
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
-# Generated basis values held at once when the group is not cached.
-SLICE_VALUES = 1 << 20
+# Generated basis values held at once when the group is not cached: as many
+# as philox generates per pass, so a piece is multiplied while still in cache.
+SLICE_VALUES = philox.BLOCK
 
 
 def stream_key(seed: int, index: int) -> int:
@@ -67,9 +68,10 @@ def theta0(seed: int, bounds: torch.Tensor) -> torch.Tensor:
     return (u * 2.0 - 1.0) * bounds
 
 
-def basis_values(key: int, rank: int, p0: int, p1: int) -> torch.Tensor:
+def basis_values(key: int, rank: int, p0: int, p1: int,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
     """Rows p0..p1-1 of a group's basis, (p1 - p0, rank) float32, unscaled."""
-    offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64)
+    offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64, device=device)
     return philox.randn(key, offsets).view(p1 - p0, rank)
 
 
@@ -104,56 +106,118 @@ class BasisCache:
 CACHE = BasisCache(int(os.environ.get("PRANC_BASIS_CACHE_MB", "512")) << 20)
 
 
-def _slices(group: Group, key: int, cache: bool):
-    """(p0, p1, values) covering the group, never more than SLICE_VALUES at once
-    unless the whole group is (or, with ``cache``, can be) held in the cache."""
-    cached = CACHE.get(key, group.size, group.rank) if cache else None
-    if cached is not None:
-        yield 0, group.size, cached
-        return
-    step = max(1, SLICE_VALUES // group.rank)
-    for p0 in range(0, group.size, step):
-        p1 = min(group.size, p0 + step)
-        yield p0, p1, basis_values(key, group.rank, p0, p1)
+def segments(size: int, n_chunks: int, rank: int, budget: int | None = None):
+    """Split a group into pieces of at most ~budget basis values.
+
+    Each piece is (p0, rows, length): parameters p0 .. p0 + rows*length - 1,
+    seen as ``rows`` rows of ``length`` consecutive parameters that use the
+    consecutive chunks p0 % C .. p0 % C + length - 1. Whole rows of C
+    parameters when one fits the budget, pieces of a row otherwise.
+    """
+    full_rows = size // n_chunks
+    per_piece = max(1, (budget or SLICE_VALUES) // rank)
+    if n_chunks <= per_piece:
+        rows = max(1, per_piece // n_chunks)
+        for i in range(0, full_rows, rows):
+            yield i * n_chunks, min(rows, full_rows - i), n_chunks
+        ranges = [(full_rows * n_chunks, size)]
+    else:
+        ranges = [(i * n_chunks, (i + 1) * n_chunks) for i in range(full_rows)]
+        ranges.append((full_rows * n_chunks, size))
+    for start, stop in ranges:
+        for p in range(start, stop, per_piece):
+            yield p, 1, min(per_piece, stop - p)
+
+
+def _pieces(group: Group, key: int, cache: bool, device: torch.device):
+    """(p0, c0, values as (rows, length, rank)) covering the group.
+
+    Values come from the cache when the group fits it, else are generated
+    one bounded piece at a time.
+    """
+    whole = CACHE.get(key, group.size, group.rank) if cache and device.type == "cpu" else None
+    for p0, rows, length in segments(group.size, group.n_chunks, group.rank):
+        p1 = p0 + rows * length
+        values = (whole[p0:p1] if whole is not None
+                  else basis_values(key, group.rank, p0, p1, device))
+        yield p0, p0 % group.n_chunks, values.view(rows, length, group.rank)
 
 
 def basis_forward(group: Group, key: int, alpha: torch.Tensor, cache: bool = True) -> torch.Tensor:
-    """scale * B @ alpha for one basis group: the change to its parameters."""
-    coeffs = alpha.view(group.n_chunks, group.rank)
-    out = torch.empty(group.size, dtype=torch.float32)
-    for p0, p1, values in _slices(group, key, cache):
-        if group.n_chunks == 1:
-            out[p0:p1] = values @ coeffs[0]
-        else:
-            chunk = torch.arange(p0, p1) % group.n_chunks
-            out[p0:p1] = (values * coeffs[chunk]).sum(1)
-    return out * group.scale
+    """scale * B @ alpha for one basis group, alpha of shape (..., n_coeffs).
+
+    The torch path; returns (..., size), the change to the group's parameters.
+    """
+    coeffs = alpha.to(torch.float32).reshape(-1, group.n_chunks, group.rank)
+    out = torch.empty(coeffs.shape[0], group.size, dtype=torch.float32, device=alpha.device)
+    for p0, c0, values in _pieces(group, key, cache, alpha.device):
+        rows, length, _ = values.shape
+        part = torch.einsum("icj,vcj->vic", values, coeffs[:, c0:c0 + length])
+        out[:, p0:p0 + rows * length] = part.reshape(coeffs.shape[0], -1)
+    return (out * group.scale).view(*alpha.shape[:-1], group.size)
 
 
 def basis_backward(group: Group, key: int, grad_theta: torch.Tensor,
                    cache: bool = True) -> torch.Tensor:
-    """scale * B^T @ grad_theta for one basis group: the gradient of its alpha."""
-    grad = grad_theta.to(torch.float32) * group.scale
-    out = torch.zeros(group.n_chunks, group.rank, dtype=torch.float32)
-    for p0, p1, values in _slices(group, key, cache):
-        if group.n_chunks == 1:
-            out[0] += values.T @ grad[p0:p1]
-        else:
-            chunk = torch.arange(p0, p1) % group.n_chunks
-            out.index_add_(0, chunk, values * grad[p0:p1, None])
-    return out.view(-1)
+    """scale * B^T @ grad_theta for grad_theta of shape (..., size): the torch path."""
+    grad = grad_theta.to(torch.float32).reshape(-1, group.size) * group.scale
+    out = torch.zeros(grad.shape[0], group.n_chunks, group.rank, dtype=torch.float32,
+                      device=grad.device)
+    for p0, c0, values in _pieces(group, key, cache, grad.device):
+        rows, length, _ = values.shape
+        g = grad[:, p0:p0 + rows * length].view(-1, rows, length)
+        out[:, c0:c0 + length] += torch.einsum("icj,vic->vcj", values, g)
+    return out.view(*grad_theta.shape[:-1], group.n_coeffs)
+
+
+BACKENDS = ("torch", "triton")
+
+
+def backend_for(tensor: torch.Tensor) -> str:
+    """Triton for CUDA tensors, torch otherwise; PRANC_BACKEND=torch|triton overrides."""
+    forced = os.environ.get("PRANC_BACKEND")
+    if forced:
+        if forced not in BACKENDS:
+            raise ValueError(f"PRANC_BACKEND={forced!r}; use one of {', '.join(BACKENDS)}")
+        return forced
+    return "triton" if tensor.is_cuda else "torch"
+
+
+def _triton_forward(group: Group, key: int, alpha: torch.Tensor) -> torch.Tensor:
+    from .kernels import launch  # imported on first use: triton is only needed here
+
+    out = launch.forward(alpha.reshape(-1, group.n_coeffs), group.size, group.n_chunks,
+                         group.rank, group.scale, key)
+    return out.view(*alpha.shape[:-1], group.size)
+
+
+def _triton_backward(group: Group, key: int, grad: torch.Tensor) -> torch.Tensor:
+    from .kernels import launch
+
+    out = launch.backward(grad.reshape(-1, group.size), group.size, group.n_chunks,
+                          group.rank, group.scale, key)
+    return out.view(*grad.shape[:-1], group.n_coeffs)
 
 
 class BasisProduct(torch.autograd.Function):
-    """alpha -> scale * B @ alpha, with the basis regenerated, never stored whole."""
+    """alpha -> scale * B @ alpha, with the basis regenerated, never stored whole.
+
+    alpha may hold several coefficient vectors (..., n_coeffs). The backend
+    follows the tensor's device (see backend_for); both compute the same
+    basis, so a file encoded with one decodes with the other.
+    """
 
     @staticmethod
     def forward(ctx, alpha: torch.Tensor, group: Group, key: int, cache: bool) -> torch.Tensor:
         ctx.group, ctx.key, ctx.cache = group, key, cache
+        if backend_for(alpha) == "triton":
+            return _triton_forward(group, key, alpha.detach())
         return basis_forward(group, key, alpha.detach(), cache)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if backend_for(grad) == "triton":
+            return _triton_backward(ctx.group, ctx.key, grad), None, None, None
         return basis_backward(ctx.group, ctx.key, grad, ctx.cache), None, None, None
 
 

@@ -48,6 +48,18 @@ def test_forward_and_gradient_equal_dense_product(size, chunk, rank, cache_mode)
     assert torch.allclose(bwd.double(), b.T @ grad.double(), atol=1e-5)
 
 
+@pytest.mark.parametrize("budget", [1, 7, 40, 1000])
+@pytest.mark.parametrize("size,chunk,rank", SHAPES)
+def test_segments_cover_every_parameter_once(size, chunk, rank, budget):
+    c = math.ceil(size / chunk)
+    seen = []
+    for p0, rows, length in basis.segments(size, c, rank, budget):
+        assert p0 % c + length <= c  # a row piece never wraps past the last chunk
+        assert rows == 1 or length == c
+        seen.extend(range(p0, p0 + rows * length))
+    assert seen == list(range(size))
+
+
 def test_autograd_function_gradient():
     group = Group(0, 45, 10, 3, scale=0.5)
     key = basis.stream_key(5, 1)

@@ -1,0 +1,110 @@
+"""Speed of the basis product: basis values generated (or used) per second.
+
+    python -m benchmarks.kernel_bench [--threads 2] [--max-values 1.1e9]
+
+For groups of n parameters, dense (one chunk, k coefficients) and chunked
+(m = 128, r coefficients per chunk), times the forward (scale * B @ alpha) and
+the gradient (scale * B^T @ g) of
+  torch       the torch path on the CPU, generating the basis as it goes
+  cached      the same with the basis materialised in memory first (the
+              fit's cache; only the product is timed)
+  triton      the Triton kernels on a CUDA device, when one is present
+and prints n * r / seconds. On a GPU it also prints the share of the device's
+peak 32-bit integer multiply rate that Philox uses (10 rounds x 4 multiplies
+per value, assuming 64 integer lanes per SM per clock).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from pranc_codec import basis
+from pranc_codec.basis import Group
+
+PHILOX_MULTIPLIES_PER_VALUE = 40
+
+CASES = [(n, "dense", k) for n in (10**4, 10**5, 10**6) for k in (10**3, 10**4)] + \
+        [(n, "chunked", r) for n in (10**4, 10**5, 10**6) for r in (4, 16)]
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up (and, for the cached path, fills the cache)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(group: Group, path: str, repeats: int) -> tuple[float, float]:
+    """(forward, gradient) basis values per second."""
+    device = "cuda" if path == "triton" else "cpu"
+    alpha = torch.randn(group.n_coeffs, device=device)
+    grad = torch.randn(group.size, device=device)
+    key = basis.stream_key(1, 1)
+    if path == "triton":
+        fwd = lambda: (basis._triton_forward(group, key, alpha), _sync(device))  # noqa: E731
+        bwd = lambda: (basis._triton_backward(group, key, grad), _sync(device))  # noqa: E731
+    else:
+        cache = path == "cached"
+        fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731
+        bwd = lambda: basis.basis_backward(group, key, grad, cache)  # noqa: E731
+    values = group.n_basis_values
+    result = values / _time(fwd, repeats), values / _time(bwd, repeats)
+    basis.CACHE.clear()
+    return result
+
+
+def gpu_peak_int_multiplies() -> float:
+    props = torch.cuda.get_device_properties(0)
+    clock_hz = getattr(props, "clock_rate", 1_500_000) * 1e3  # kHz when torch reports it
+    return props.multi_processor_count * 64 * clock_hz
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-values", type=float, default=1.1e9,
+                        help="skip the torch path above this many basis values")
+    parser.add_argument("--cache-gb", type=float, default=2.0,
+                        help="largest basis the cached path materialises")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    basis.CACHE.budget_bytes = int(args.cache_gb * 2**30)
+    has_gpu = torch.cuda.is_available()
+    if not has_gpu:
+        print("triton: skipped, no CUDA device (the kernels are tested in the interpreter)")
+    print(f"torch {torch.__version__}, {args.threads} threads; million basis values per second")
+    print("| n | basis | k or r | values | torch fwd | torch grad | cached fwd | cached grad |"
+          + (" triton fwd | triton grad | Philox share of peak |" if has_gpu else ""))
+    print("|---" * (7 + (3 if has_gpu else 0)) + "|---|")
+    for n, kind, r in CASES:
+        group = Group(0, n, n if kind == "dense" else 128, r, 1.0)
+        values = group.n_basis_values
+        repeats = 3 if values <= 2e8 else 1
+        cells = [f"{n:.0e}", kind, str(r), f"{values:.1e}"]
+        for path in ("torch", "cached"):
+            limit = args.max_values if path == "torch" else basis.CACHE.budget_bytes / 4
+            if values > limit:
+                cells += ["skipped", "skipped"]
+                continue
+            cells += [f"{v / 1e6:.1f}" for v in measure(group, path, repeats)]
+        if has_gpu:
+            fwd, bwd = measure(group, "triton", 5)
+            share = max(fwd, bwd) * PHILOX_MULTIPLIES_PER_VALUE / gpu_peak_int_multiplies()
+            cells += [f"{fwd / 1e6:.1f}", f"{bwd / 1e6:.1f}", f"{share:.1%}"]
+        print("| " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
