@@ -52,8 +52,8 @@ def measure(group: Group, path: str, repeats: int) -> tuple[float, float]:
     grad = torch.randn(group.size, device=device)
     key = basis.stream_key(1, 1)
     if path == "triton":
-        fwd = lambda: (basis._triton_forward(group, key, alpha), _sync(device))  # noqa: E731
-        bwd = lambda: (basis._triton_backward(group, key, grad), _sync(device))  # noqa: E731
+        fwd = lambda: (basis.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
+        bwd = lambda: (basis.triton_backward(group, key, grad), _sync(device))  # noqa: E731
     else:
         cache = path == "cached"
         fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731

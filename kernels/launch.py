@@ -42,7 +42,7 @@ def forward(alpha: torch.Tensor, size: int, n_chunks: int, rank: int, scale: flo
     n_vec = alpha.shape[0]
     out = torch.empty(n_vec, size, dtype=torch.float32, device=alpha.device)
     has_base = base is not None
-    base = base.to(torch.float32).contiguous() if has_base else out
+    base = base.to(torch.float32).contiguous() if has_base else out  # unread without a base
     args = (alpha, base, out, key, size, n_chunks, rank, scale, n_vec, has_base)
     if INTERPRET:
         block_p, block_v = _pow2(size, 16, 8192), _pow2(n_vec, 1, 16)
