@@ -20,8 +20,13 @@ setup(
         "scikit-image",
         "pytorch-msssim",
         "constriction>=0.4",
+        "numba>=0.60",
         "tqdm",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # benchmarks/: plots and the Bjontegaard integrals
+        "bench": ["matplotlib", "scipy"],
+        "test": ["pytest", "matplotlib", "scipy"],
+    },
     entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
 )

@@ -5,13 +5,17 @@
 For groups of n parameters, dense (one chunk, k coefficients) and chunked
 (m = 128, r coefficients per chunk), times the forward (scale * B @ alpha) and
 the gradient (scale * B^T @ g) of
-  torch       the torch path on the CPU, generating the basis as it goes
-  cached      the same with the basis materialised in memory first (the
-              fit's cache; only the product is timed)
+  torch       the CPU path with the pure-torch Philox, generating the basis
+              as it goes (what a one-shot decode runs)
+  compiled    the same with the numba Philox kernel (what a fit runs when
+              its basis is over the cache budget)
+  cached      the basis materialised in memory first (a fit's cache; only
+              the product is timed)
   triton      the Triton kernels on a CUDA device, when one is present
-and prints n * r / seconds. On a GPU it also prints the share of the device's
-peak 32-bit integer multiply rate that Philox uses (10 rounds x 4 multiplies
-per value, assuming 64 integer lanes per SM per clock).
+and prints n * r / seconds. It also times the two CPU generators alone. On a
+GPU it prints the share of the device's peak 32-bit integer multiply rate
+that Philox uses (10 rounds x 4 multiplies per value, assuming 64 integer
+lanes per SM per clock).
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import time
 
 import torch
 
-from pranc_codec import basis
+from pranc_codec import basis, philox
+from pranc_codec.kernels import philox_cpu
 from pranc_codec.basis import Group
 
 PHILOX_MULTIPLIES_PER_VALUE = 40
@@ -45,7 +50,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(group: Group, path: str, repeats: int) -> tuple[float, float]:
+def measure(group: Group, path: str, repeats: int, cache_bytes: int) -> tuple[float, float]:
     """(forward, gradient) basis values per second."""
     device = "cuda" if path == "triton" else "cpu"
     alpha = torch.randn(group.n_coeffs, device=device)
@@ -55,13 +60,27 @@ def measure(group: Group, path: str, repeats: int) -> tuple[float, float]:
         fwd = lambda: (basis.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
         bwd = lambda: (basis.triton_backward(group, key, grad), _sync(device))  # noqa: E731
     else:
-        cache = path == "cached"
+        # torch: a one-shot product below the compiled threshold (a decode);
+        # compiled: a fit whose basis is over the cache budget; cached: one under it.
+        basis.CACHE.budget_bytes = cache_bytes if path == "cached" else 0
+        basis.COMPILED_MIN_VALUES = 0 if path == "compiled" else 2**63
+        cache = path != "torch"
         fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731
         bwd = lambda: basis.basis_backward(group, key, grad, cache)  # noqa: E731
     values = group.n_basis_values
     result = values / _time(fwd, repeats), values / _time(bwd, repeats)
     basis.CACHE.clear()
     return result
+
+
+def generators(threads: int, n: int = 1 << 22) -> None:
+    """Print the compiled kernel's and the torch reference's randn rates."""
+    k0, k1 = philox.split_key(basis.stream_key(1, 1))
+    offsets = torch.arange(n, dtype=torch.int64)
+    compiled = _time(lambda: philox_cpu.randn(k0, k1, 0, n, threads), 5)
+    reference = _time(lambda: philox.randn(basis.stream_key(1, 1), offsets), 5)
+    print(f"randn alone, {n} values: compiled kernel {n / compiled / 1e6:.1f}, "
+          f"torch reference {n / reference / 1e6:.1f} million per second")
 
 
 def gpu_peak_int_multiplies() -> float:
@@ -78,32 +97,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-values", type=float, default=1.1e9,
-                        help="skip the torch path above this many basis values")
+                        help="skip the torch and compiled paths above this many basis values")
     parser.add_argument("--cache-gb", type=float, default=2.0,
                         help="largest basis the cached path materialises")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    basis.CACHE.budget_bytes = int(args.cache_gb * 2**30)
+    cache_bytes = int(args.cache_gb * 2**30)
     has_gpu = torch.cuda.is_available()
     if not has_gpu:
         print("triton: skipped, no CUDA device (the kernels are tested in the interpreter)")
     print(f"torch {torch.__version__}, {args.threads} threads; million basis values per second")
-    print("| n | basis | k or r | values | torch fwd | torch grad | cached fwd | cached grad |"
+    generators(args.threads)
+    print("| n | basis | k or r | values | torch fwd | torch grad | compiled fwd | compiled grad "
+          "| cached fwd | cached grad |"
           + (" triton fwd | triton grad | Philox share of peak |" if has_gpu else ""))
-    print("|---" * (7 + (3 if has_gpu else 0)) + "|---|")
+    print("|---" * (9 + (3 if has_gpu else 0)) + "|---|")
     for n, kind, r in CASES:
         group = Group(0, n, n if kind == "dense" else 128, r, 1.0)
         values = group.n_basis_values
         repeats = 3 if values <= 2e8 else 1
         cells = [f"{n:.0e}", kind, str(r), f"{values:.1e}"]
-        for path in ("torch", "cached"):
-            limit = args.max_values if path == "torch" else basis.CACHE.budget_bytes / 4
+        for path in ("torch", "compiled", "cached"):
+            limit = cache_bytes / 4 if path == "cached" else args.max_values
             if values > limit:
                 cells += ["skipped", "skipped"]
                 continue
-            cells += [f"{v / 1e6:.1f}" for v in measure(group, path, repeats)]
+            cells += [f"{v / 1e6:.1f}" for v in measure(group, path, repeats, cache_bytes)]
         if has_gpu:
-            fwd, bwd = measure(group, "triton", 5)
+            fwd, bwd = measure(group, "triton", 5, cache_bytes)
             share = max(fwd, bwd) * PHILOX_MULTIPLIES_PER_VALUE / gpu_peak_int_multiplies()
             cells += [f"{fwd / 1e6:.1f}", f"{bwd / 1e6:.1f}", f"{share:.1%}"]
         print("| " + " | ".join(cells) + " |", flush=True)

@@ -25,6 +25,9 @@ import torch
 from . import philox
 
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+# A group this large is generated with the compiled kernel even when it is
+# used once (a decode): above it the kernel's speed outweighs its load time.
+COMPILED_MIN_VALUES = 1 << 26
 # Generated basis values held at once when the group is not cached: as many
 # as philox generates per pass, so a piece is multiplied while still in cache.
 SLICE_VALUES = philox.BLOCK
@@ -69,8 +72,20 @@ def theta0(seed: int, bounds: torch.Tensor) -> torch.Tensor:
 
 
 def basis_values(key: int, rank: int, p0: int, p1: int,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """Rows p0..p1-1 of a group's basis, (p1 - p0, rank) float32, unscaled."""
+                 device: torch.device | str = "cpu", compiled: bool = False) -> torch.Tensor:
+    """Rows p0..p1-1 of a group's basis, (p1 - p0, rank) float32, unscaled.
+
+    ``compiled`` generates them on the CPU with the numba kernel (2-3x the
+    torch reference's speed, the same values). Its import and load cost about
+    1.5 s once per process, so callers ask for it only when the basis is
+    generated many times (a fit) or is very large.
+    """
+    if compiled and torch.device(device).type == "cpu":
+        from .kernels import philox_cpu  # deferred: numba's import is the 1.5 s
+
+        values = philox_cpu.randn(*philox.split_key(key), p0 * rank, (p1 - p0) * rank,
+                                  torch.get_num_threads())
+        return torch.from_numpy(values).view(p1 - p0, rank)
     offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64, device=device)
     return philox.randn(key, offsets).view(p1 - p0, rank)
 
@@ -92,7 +107,7 @@ class BasisCache:
             return None
         while self._entries and self.used_bytes() + nbytes > self.budget_bytes:
             self._entries.popitem(last=False)
-        entry = basis_values(key, rank, 0, size)
+        entry = basis_values(key, rank, 0, size, compiled=True)
         self._entries[(key, size, rank)] = entry
         return entry
 
@@ -133,15 +148,16 @@ def _pieces(group: Group, key: int, cache: bool, device: torch.device):
     """(p0, c0, values as (rows, length, rank)) covering the group.
 
     Values come from the cache when the group fits it, else are generated
-    one bounded piece at a time.
+    one bounded piece at a time (compiled when the basis is reused or huge).
     """
     whole = CACHE.get(key, group.size, group.rank) if cache and device.type == "cpu" else None
+    compiled = cache or group.n_basis_values >= COMPILED_MIN_VALUES
     # Cached values are multiplied in the same bounded pieces: one einsum over a
     # whole large group measured 2-5x slower for the gradient.
     for p0, rows, length in segments(group.size, group.n_chunks, group.rank):
         p1 = p0 + rows * length
         values = (whole[p0:p1] if whole is not None
-                  else basis_values(key, group.rank, p0, p1, device))
+                  else basis_values(key, group.rank, p0, p1, device, compiled))
         yield p0, p0 % group.n_chunks, values.view(rows, length, group.rank)
 
 

@@ -27,12 +27,15 @@ SHAPES = [  # (size, chunk, rank): odd sizes, a partial last row, m = 1, r = 1, 
 ]
 
 
-@pytest.fixture(params=[True, False], ids=["cached", "sliced"])
+@pytest.fixture(params=["cached", "compiled-sliced", "torch-sliced"])
 def cache_mode(request, monkeypatch):
+    """The cache flag, with each way the CPU path can get its basis values."""
     basis.CACHE.clear()
-    if not request.param:
+    if request.param != "cached":
         monkeypatch.setattr(basis, "SLICE_VALUES", 10)  # many small slices
-    return request.param
+    if request.param == "compiled-sliced":  # a fit whose basis is over the budget
+        monkeypatch.setattr(basis.CACHE, "budget_bytes", 0)
+    return request.param != "torch-sliced"
 
 
 @pytest.mark.parametrize("size,chunk,rank", SHAPES)
