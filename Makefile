@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+# make bench IMAGES=../shared/data/kodak [OUT=results/kodak] [ARGS="--limit 4"]
+IMAGES ?=
+OUT ?= results/$(notdir $(patsubst %/,%,$(IMAGES)))
+
+.PHONY: demo test bench install clean
 
 install: $(STAMP)
 
@@ -21,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	@test -n "$(IMAGES)" || { echo "make bench: set IMAGES=DIR, a folder of images (e.g. the Kodak set)"; exit 2; }
+	OMP_NUM_THREADS=2 $(BIN)/python -m benchmarks.rd --images $(IMAGES) --out $(OUT) $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info .pytest_cache

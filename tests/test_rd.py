@@ -1,0 +1,108 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks import rd
+from benchmarks.codecs import CODECS
+
+SCHEMA = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+# One tiny operating point per codec (two for jpeg and webp, so a BD-rate has curves).
+FIT = "depth=2,steps=300"
+POINTS = [
+    "jpeg=quality=30;quality=80", "webp=quality=50;quality=90", "avif=quality=50",
+    "jpeg2000=bpp=2", "pranc=width=16,k=200,chunk=32,batch=1024," + FIT,
+    "coin=width=8," + FIT, "coin-q8=width=8," + FIT,
+]
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Two 32x32 RGB crops of real photos."""
+    from skimage.data import astronaut, coffee
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, photo in (("a", astronaut()[200:232, 200:232]), ("b", coffee()[100:132, 300:332])):
+        Image.fromarray(np.ascontiguousarray(photo)).save(folder / f"{name}.png")
+    return folder
+
+
+def run(images, out, *extra):
+    args = ["--images", str(images), "--out", str(out), "--quiet", "--jobs", "1"]
+    return rd.main(args + [a for p in POINTS for a in ("--points", p)] + list(extra))
+
+
+def test_every_codec_end_to_end_and_resumes_from_cache(images, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert run(images, out) == 0
+    for name in CODECS:
+        result = json.loads((out / f"{name}.json").read_text())
+        assert set(result) == {"name", "description", "results"} and result["name"] == name
+        assert set(result["results"]) == SCHEMA
+        lengths = {len(v) for v in result["results"].values()}
+        assert lengths == {2 if name in ("jpeg", "webp") else 1}
+        assert all(b > 0 for b in result["results"]["bpp"])
+        assert result["results"]["ms-ssim-rgb"] == [None] * lengths.pop()  # 32 px: too small
+    with open(out / "per_image.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * (len(CODECS) + 2)
+    # every codec, the INRs too, is well above a flat grey image (about 11 dB here)
+    assert all(float(r["psnr"]) > 16 for r in rows), [(r["codec"], r["psnr"]) for r in rows]
+    for name in ("rd-psnr.png", "rd-msssim.png", "comparison.png"):
+        assert (out / name).stat().st_size > 1000
+    summary = (out / "summary.md").read_text()
+    assert "| pranc | jpeg | n/a |" in summary  # one point: no curve
+    webp = next(line for line in summary.splitlines() if line.startswith("| webp | jpeg |"))
+    assert webp.split("|")[3].strip().endswith(" %")  # two curves overlapping in PSNR
+
+    def fail(*args):
+        raise AssertionError("a cached result was recomputed")
+
+    monkeypatch.setattr(rd, "measure", fail)
+    assert run(images, out) == 0
+
+
+def test_stale_version_is_recomputed(images, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["--images", str(images), "--out", str(out), "--quiet", "--jobs", "1",
+            "--codecs", "jpeg", "--points", "jpeg=quality=50"]
+    assert rd.main(args) == 0
+    cached = out / "cache" / "jpeg" / "a.json"
+    table = json.loads(cached.read_text())
+    table["quality=50"]["version"] = "old"
+    cached.write_text(json.dumps(table))
+    seen = []
+    real = rd.measure
+    monkeypatch.setattr(rd, "measure", lambda *a: seen.append(a[1]) or real(*a))
+    assert rd.main(args) == 0
+    assert [p.rsplit("/", 1)[-1] for p in seen] == ["a.png"]
+
+
+def test_parallel_jobs_give_the_same_files(images, tmp_path):
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    common = ["--images", str(images), "--quiet", "--codecs", "jpeg,webp",
+              "--points", "jpeg=quality=40;quality=90"]
+    assert rd.main(common + ["--out", str(serial), "--jobs", "1"]) == 0
+    assert rd.main(common + ["--out", str(parallel), "--jobs", "2"]) == 0
+    for name in ("a", "b"):
+        for point in ("quality=40", "quality=90"):
+            one, two = (json.loads((d / "cache" / "jpeg" / f"{name}.json").read_text())[point]
+                        for d in (serial, parallel))
+            assert one["bytes"] == two["bytes"] and one["psnr"] == two["psnr"]
+
+
+@pytest.mark.parametrize("bad", [["--codecs", "nope"], ["--points", "jpeg"],
+                                 ["--points", "pranc=k=5", "--codecs", "jpeg"]])
+def test_bad_arguments_exit_with_a_message(images, tmp_path, bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        rd.main(["--images", str(images), "--out", str(tmp_path / "o")] + bad)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_points_parser():
+    assert rd.parse_points(["pranc=k=1500,steps=3;k=2.5,preset=fast"]) == {
+        "pranc": [{"k": 1500, "steps": 3}, {"k": 2.5, "preset": "fast"}]}
