@@ -6,11 +6,13 @@ For groups of n parameters, dense (one chunk, k coefficients) and chunked
 (m = 128, r coefficients per chunk), times the forward (scale * B @ alpha) and
 the gradient (scale * B^T @ g) of
   torch       the CPU path with the pure-torch Philox, generating the basis
-              as it goes (what a one-shot decode runs)
+              as it goes
   compiled    the same with the numba Philox kernel (what a fit runs when
               its basis is over the cache budget)
   cached      the basis materialised in memory first (a fit's cache; only
               the product is timed)
+  decoder     the decoder's numpy product (pranc_codec.groups.forward),
+              forward only
   triton      the Triton kernels on a CUDA device, when one is present
 and prints n * r / seconds. It also times the two CPU generators alone. On a
 GPU it prints the share of the device's peak 32-bit integer multiply rate
@@ -25,7 +27,7 @@ import time
 
 import torch
 
-from pranc_codec import basis, philox
+from pranc_codec import basis, groups, philox
 from pranc_codec.kernels import philox_cpu
 from pranc_codec.basis import Group
 
@@ -50,24 +52,27 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(group: Group, path: str, repeats: int, cache_bytes: int) -> tuple[float, float]:
-    """(forward, gradient) basis values per second."""
+def measure(group: Group, path: str, repeats: int,
+            cache_bytes: int) -> tuple[float, float | None]:
+    """(forward, gradient) basis values per second; the decoder has no gradient."""
     device = "cuda" if path == "triton" else "cpu"
     alpha = torch.randn(group.n_coeffs, device=device)
     grad = torch.randn(group.size, device=device)
     key = basis.stream_key(1, 1)
+    values = group.n_basis_values
+    if path == "decoder":
+        return values / _time(lambda: groups.forward(group, key, alpha.numpy()), repeats), None
     if path == "triton":
         fwd = lambda: (basis.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
         bwd = lambda: (basis.triton_backward(group, key, grad), _sync(device))  # noqa: E731
     else:
-        # torch: a one-shot product below the compiled threshold (a decode);
-        # compiled: a fit whose basis is over the cache budget; cached: one under it.
+        # torch: the pure-torch generator; compiled: a fit whose basis is over
+        # the cache budget; cached: one under it.
         basis.CACHE.budget_bytes = cache_bytes if path == "cached" else 0
         basis.COMPILED_MIN_VALUES = 0 if path == "compiled" else 2**63
         cache = path != "torch"
         fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731
         bwd = lambda: basis.basis_backward(group, key, grad, cache)  # noqa: E731
-    values = group.n_basis_values
     result = values / _time(fwd, repeats), values / _time(bwd, repeats)
     basis.CACHE.clear()
     return result
@@ -77,7 +82,7 @@ def generators(threads: int, n: int = 1 << 22) -> None:
     """Print the compiled kernel's and the torch reference's randn rates."""
     k0, k1 = philox.split_key(basis.stream_key(1, 1))
     offsets = torch.arange(n, dtype=torch.int64)
-    compiled = _time(lambda: philox_cpu.randn(k0, k1, 0, n, threads), 5)
+    compiled = _time(lambda: philox_cpu.randn(k0, k1, 0, n, threads, compiled=True), 5)
     reference = _time(lambda: philox.randn(basis.stream_key(1, 1), offsets), 5)
     print(f"randn alone, {n} values: compiled kernel {n / compiled / 1e6:.1f}, "
           f"torch reference {n / reference / 1e6:.1f} million per second")
@@ -109,20 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {args.threads} threads; million basis values per second")
     generators(args.threads)
     print("| n | basis | k or r | values | torch fwd | torch grad | compiled fwd | compiled grad "
-          "| cached fwd | cached grad |"
+          "| cached fwd | cached grad | decoder fwd |"
           + (" triton fwd | triton grad | Philox share of peak |" if has_gpu else ""))
-    print("|---" * (9 + (3 if has_gpu else 0)) + "|---|")
+    print("|---" * (10 + (3 if has_gpu else 0)) + "|---|")
     for n, kind, r in CASES:
         group = Group(0, n, n if kind == "dense" else 128, r, 1.0)
         values = group.n_basis_values
         repeats = 3 if values <= 2e8 else 1
         cells = [f"{n:.0e}", kind, str(r), f"{values:.1e}"]
-        for path in ("torch", "compiled", "cached"):
+        for path in ("torch", "compiled", "cached", "decoder"):
             limit = cache_bytes / 4 if path == "cached" else args.max_values
-            if values > limit:
-                cells += ["skipped", "skipped"]
-                continue
-            cells += [f"{v / 1e6:.1f}" for v in measure(group, path, repeats, cache_bytes)]
+            rates = (None, None) if values > limit else measure(group, path, repeats, cache_bytes)
+            cells += ["skipped" if v is None else f"{v / 1e6:.1f}"
+                      for v in (rates[:1] if path == "decoder" else rates)]
         if has_gpu:
             fwd, bwd = measure(group, "triton", 5, cache_bytes)
             share = max(fwd, bwd) * PHILOX_MULTIPLIES_PER_VALUE / gpu_peak_int_multiplies()

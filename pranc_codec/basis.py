@@ -1,93 +1,22 @@
-"""Coefficient groups and the seeded PRANC basis: theta = theta0 + B @ alpha.
+"""The torch path of theta = theta0 + B @ alpha: what a fit differentiates.
 
-The flat parameter vector is split into contiguous coefficient groups. A basis
-group of ``n`` parameters is dealt into ``C = ceil(n / m)`` chunks by stride
-(parameter ``p`` belongs to chunk ``p % C``), so one chunk spans many neurons.
-Each chunk owns ``r`` coefficients, and parameter ``p`` of group ``g`` moves by
-
-    scale_g * sum_j randn(key_g, p * r + j) * alpha_g[(p % C) * r + j].
-
-The basis is a pure function of (seed, group index, n, r): chunking only
-decides which coefficient each value multiplies, and nothing depends on the
-device or on how the work is sliced. ``m = n`` (one chunk) is PRANC's dense
-basis. A direct group has no basis: its stored values are added to theta0 as
-they are. See docs/format.md for the normative description.
+The basis and the groups are defined in ``pranc_codec.groups`` (numpy, the
+decoder's half). Here the same product runs on torch tensors, with its
+gradient, through one ``torch.autograd.Function`` and two backends: the
+Triton kernels for CUDA tensors and a torch path that takes CPU basis values
+from a cache or from the CPU generators a bounded piece at a time.
 """
 from __future__ import annotations
 
-import math
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import philox
-
-GOLDEN_GAMMA = 0x9E3779B97F4A7C15
-# A group this large is generated with the compiled kernel even when it is
-# used once (a decode): above it the kernel's speed outweighs its load time.
-COMPILED_MIN_VALUES = 1 << 26
-# Generated basis values held at once when the group is not cached: as many
-# as philox generates per pass, so a piece is multiplied while still in cache.
-SLICE_VALUES = philox.BLOCK
-
-
-def stream_key(seed: int, index: int) -> int:
-    """Philox key of stream ``index``: 0 draws theta0, g + 1 draws group g's basis."""
-    return (seed + index * GOLDEN_GAMMA) % 2**64
-
-
-@dataclass(frozen=True)
-class Group:
-    """One coefficient group: parameters [start, start + size) of the flat vector."""
-
-    start: int
-    size: int
-    chunk: int = 0  # m; 0 marks a direct group
-    rank: int = 0  # r, coefficients per chunk
-    scale: float = 1.0  # basis scale, a float32 value
-
-    @property
-    def direct(self) -> bool:
-        return self.chunk == 0
-
-    @property
-    def n_chunks(self) -> int:
-        return 0 if self.direct else math.ceil(self.size / self.chunk)
-
-    @property
-    def n_coeffs(self) -> int:
-        return self.size if self.direct else self.n_chunks * self.rank
-
-    @property
-    def n_basis_values(self) -> int:
-        return 0 if self.direct else self.size * self.rank
-
-
-def theta0(seed: int, bounds: torch.Tensor) -> torch.Tensor:
-    """The seed's initial network: bounds * (2u - 1), u = rand(key_0, p)."""
-    u = philox.rand(stream_key(seed, 0), torch.arange(bounds.numel(), dtype=torch.int64))
-    return (u * 2.0 - 1.0) * bounds
-
-
-def basis_values(key: int, rank: int, p0: int, p1: int,
-                 device: torch.device | str = "cpu", compiled: bool = False) -> torch.Tensor:
-    """Rows p0..p1-1 of a group's basis, (p1 - p0, rank) float32, unscaled.
-
-    ``compiled`` generates them on the CPU with the numba kernel (2-3x the
-    torch reference's speed, the same values). Its import and load cost about
-    1.5 s once per process, so callers ask for it only when the basis is
-    generated many times (a fit) or is very large.
-    """
-    if compiled and torch.device(device).type == "cpu":
-        from .kernels import philox_cpu  # deferred: numba's import is the 1.5 s
-
-        values = philox_cpu.randn(*philox.split_key(key), p0 * rank, (p1 - p0) * rank,
-                                  torch.get_num_threads())
-        return torch.from_numpy(values).view(p1 - p0, rank)
-    offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64, device=device)
-    return philox.randn(key, offsets).view(p1 - p0, rank)
+from .groups import COMPILED_MIN_VALUES, Group, segments, stream_key, theta0
+from .groups import basis_values as cpu_basis_values
 
 
 class BasisCache:
@@ -107,6 +36,7 @@ class BasisCache:
             return None
         while self._entries and self.used_bytes() + nbytes > self.budget_bytes:
             self._entries.popitem(last=False)
+        # a fit reuses the basis thousands of times: the compiled kernel's load pays
         entry = basis_values(key, rank, 0, size, compiled=True)
         self._entries[(key, size, rank)] = entry
         return entry
@@ -121,27 +51,18 @@ class BasisCache:
 CACHE = BasisCache(int(os.environ.get("PRANC_BASIS_CACHE_MB", "512")) << 20)
 
 
-def segments(size: int, n_chunks: int, rank: int, budget: int | None = None):
-    """Split a group into pieces of at most ~budget basis values.
+def basis_values(key: int, rank: int, p0: int, p1: int, device: torch.device | str = "cpu",
+                 compiled: bool = False) -> torch.Tensor:
+    """Rows p0..p1-1 of a group's basis as a (p1 - p0, rank) float32 tensor, unscaled.
 
-    Each piece is (p0, rows, length): parameters p0 .. p0 + rows*length - 1,
-    seen as ``rows`` rows of ``length`` consecutive parameters that use the
-    consecutive chunks p0 % C .. p0 % C + length - 1. Whole rows of C
-    parameters when one fits the budget, pieces of a row otherwise.
+    ``compiled`` takes CPU values from the numba kernel; otherwise the pure-torch
+    generator makes them, on any device.
     """
-    full_rows = size // n_chunks
-    per_piece = max(1, (budget or SLICE_VALUES) // rank)
-    if n_chunks <= per_piece:
-        rows = max(1, per_piece // n_chunks)
-        for i in range(0, full_rows, rows):
-            yield i * n_chunks, min(rows, full_rows - i), n_chunks
-        ranges = [(full_rows * n_chunks, size)]
-    else:
-        ranges = [(i * n_chunks, (i + 1) * n_chunks) for i in range(full_rows)]
-        ranges.append((full_rows * n_chunks, size))
-    for start, stop in ranges:
-        for p in range(start, stop, per_piece):
-            yield p, 1, min(per_piece, stop - p)
+    if compiled and torch.device(device).type == "cpu":
+        return torch.from_numpy(cpu_basis_values(key, rank, p0, p1, True,
+                                                 torch.get_num_threads()))
+    offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64, device=device)
+    return philox.randn(key, offsets).view(p1 - p0, rank)
 
 
 def _pieces(group: Group, key: int, cache: bool, device: torch.device):
@@ -243,25 +164,24 @@ class BasisProduct(torch.autograd.Function):
 class Reparam:
     """Maps every group's coefficients (or direct values) to the flat theta."""
 
-    def __init__(self, seed: int, groups: list[Group], bounds: torch.Tensor, cache: bool = True):
+    def __init__(self, seed: int, groups: list[Group], bounds: np.ndarray):
         pos = 0
         for g in groups:
             if g.start != pos:
                 raise ValueError("groups must tile the parameter vector in order")
             pos += g.size
-        if pos != bounds.numel():
-            raise ValueError(f"groups cover {pos} parameters, the network has {bounds.numel()}")
+        if pos != bounds.size:
+            raise ValueError(f"groups cover {pos} parameters, the network has {bounds.size}")
         self.seed = seed
         self.groups = groups
-        self.cache = cache  # a fit reuses the basis thousands of times; a decode once
-        self.theta0 = theta0(seed, bounds)
+        self.theta0 = torch.from_numpy(theta0(seed, bounds))
 
     def key(self, index: int) -> int:
         return stream_key(self.seed, index + 1)
 
     def theta(self, coeffs: list[torch.Tensor]) -> torch.Tensor:
         deltas = [
-            c if g.direct else BasisProduct.apply(c, g, self.key(i), self.cache)
+            c if g.direct else BasisProduct.apply(c, g, self.key(i), True)
             for i, (g, c) in enumerate(zip(self.groups, coeffs))
         ]
         return self.theta0 + torch.cat(deltas)

@@ -28,6 +28,10 @@ MAX_PARAMS = 1 << 22
 MAX_COEFFS = 1 << 22
 MAX_BASIS_VALUES = 1 << 28  # sum over basis groups of size * rank
 MAX_PAYLOAD = 1 << 26
+# pixels x parameters: the multiply-adds of rendering (each weight is used
+# once per pixel), about 2-4 minutes on 2 cores at the cap. An 8192x8192
+# image at the default preset (33k parameters) needs 2.2e12 of the 4.4e12.
+MAX_RENDER_MACS = 1 << 42
 CHANNELS = (1, 3, 4)
 
 
@@ -176,6 +180,11 @@ def validate_header(h: Header) -> None:
         raise PrcFormatError(f"{coeffs} coefficients exceed the cap of {MAX_COEFFS}")
     if values > MAX_BASIS_VALUES:
         raise PrcFormatError(f"{values} basis values exceed the cap of {MAX_BASIS_VALUES}")
+    macs = h.width * h.height * sum(g.size for g in h.groups)
+    if macs > MAX_RENDER_MACS:
+        raise PrcFormatError(f"rendering {h.width}x{h.height} pixels through "
+                             f"{sum(g.size for g in h.groups)} parameters exceeds the cap of "
+                             f"{MAX_RENDER_MACS} multiply-adds")
 
 
 @dataclass(frozen=True)

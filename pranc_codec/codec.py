@@ -1,8 +1,10 @@
-"""encode(image) -> .prc bytes and decode(.prc bytes) -> image.
+"""encode(image) -> .prc bytes and decode(.prc bytes) -> image, and the settings.
 
 image -> fit (fit.py) -> quantize + range code (entropy.py) -> container
-(bitstream.py), and back. The settings only steer the encoder: everything the
-decoder needs is in the header.
+(bitstream.py): encoder.py, with torch. And back: unpack -> range decode ->
+theta (groups.py) -> render (inr.py), numpy only, so a decode never loads
+torch. The settings only steer the encoder: everything the decoder needs is
+in the header.
 """
 from __future__ import annotations
 
@@ -10,14 +12,11 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
-from . import bitstream, entropy
-from .basis import Group, Reparam
-from .bitstream import GroupHeader, Header
+from . import bitstream, entropy, groups
+from .bitstream import Header
 from .errors import PrcFormatError
-from .fit import FitSettings, Problem, evaluate, train
+from .groups import Group
 from .inr import Siren, render
 
 
@@ -56,10 +55,6 @@ class Settings:
             if not ok:
                 raise ValueError(f"invalid setting {name} = {getattr(self, name)}")
 
-    def fit_settings(self) -> FitSettings:
-        return FitSettings(batch=self.batch,
-                           lr_basis=self.lr_basis, lr_direct=self.lr_direct)
-
 
 PRESETS = {
     "fast": Settings(k=1500, steps=400, width=64, batch=1 << 13),
@@ -91,18 +86,18 @@ def plan_groups(net: Siren, s: Settings) -> list[Group]:
     direct = {0, len(sizes) - 1} if s.direct_ends and len(sizes) > 1 else set()
     basis_total = sum(n for i, n in enumerate(sizes) if i not in direct)
     bounds = net.init_bounds()
-    groups, start = [], 0
+    layout, start = [], 0
     for i, n in enumerate(sizes):
         if i in direct:
-            groups.append(Group(start, n))
+            layout.append(Group(start, n))
         else:
             chunk = n if s.chunk <= 0 else min(s.chunk, n)
             n_chunks = math.ceil(n / chunk)
             rank = max(1, round(s.k * n / basis_total / n_chunks))
-            rms = float((bounds[start:start + n] ** 2 / 3.0).mean().sqrt())
-            groups.append(Group(start, n, chunk, min(rank, 65535), float(np.float32(rms))))
+            rms = float(np.sqrt(np.mean(bounds[start:start + n].astype(np.float64) ** 2 / 3.0)))
+            layout.append(Group(start, n, chunk, min(rank, 65535), float(np.float32(rms))))
         start += n
-    return groups
+    return layout
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -117,39 +112,15 @@ def _check_image(image: np.ndarray) -> None:
 
 def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
            **overrides) -> bytes:
-    """Fit, quantize and pack one uint8 (H, W, C) image; returns the .prc bytes."""
+    """Fit, quantize and pack one uint8 (H, W, C) or (H, W) image; returns the .prc bytes."""
     if image.ndim == 2:
         image = image[:, :, None]
     _check_image(image)
-    s = settings_for(preset, **overrides)
-    net = Siren(s.width, s.depth, image.shape[2], float(np.float32(s.w0)))
-    groups = plan_groups(net, s)
-    problem = Problem(net, Reparam(s.seed, groups, net.init_bounds()), torch.tensor(image))
-    zeros = [torch.zeros(g.n_coeffs) for g in groups]
-    coeffs = train(problem, zeros, s.fit_settings(), s.steps, seed=s.seed, progress=progress)
-    if progress:
-        tqdm.write(f"fit: {evaluate(problem, coeffs):.2f} dB before quantization")
+    settings = settings_for(preset, **overrides)
+    # Imported here, not at the top: torch is needed to encode, and only to encode.
+    from .encoder import fit_and_pack
 
-    qsteps = [entropy.quant_step(c, s.rel_step_direct if g.direct else s.rel_step)
-             for c, g in zip(coeffs, groups)]
-    qat_steps = int(s.steps * s.qat_fraction)
-    if qat_steps:
-        coeffs = train(problem, coeffs, s.fit_settings(), qat_steps, lr_scale=s.qat_lr_scale,
-                       transform=lambda i, v: entropy.fake_quantize(v, qsteps[i]),
-                       seed=s.seed + 1, desc="quantization-aware", progress=progress)
-    ints = [entropy.quantize(c, st).numpy() for c, st in zip(coeffs, qsteps)]
-    models = [entropy.fit_laplace(q) for q in ints]
-    payload = entropy.encode(ints, models)
-    header = Header(
-        width=image.shape[1], height=image.shape[0], channels=image.shape[2],
-        inr_width=s.width, inr_depth=s.depth, w0=net.w0, seed=s.seed,
-        groups=tuple(
-            GroupHeader(size=g.size, chunk=g.chunk, rank=g.rank, scale=g.scale,
-                        step=st, laplace=t, qmax=qmax)
-            for g, st, (t, qmax) in zip(groups, qsteps, models)
-        ),
-    )
-    return bitstream.pack(header, payload)
+    return fit_and_pack(image, settings, progress)
 
 
 def network(header: Header) -> tuple[Siren, list[Group]]:
@@ -159,20 +130,19 @@ def network(header: Header) -> tuple[Siren, list[Group]]:
         raise PrcFormatError(
             f"groups cover {sum(g.size for g in header.groups)} parameters but a SIREN of "
             f"width {net.width} and depth {net.depth} has {net.n_params}")
-    groups, start = [], 0
+    layout, start = [], 0
     for g in header.groups:
-        groups.append(Group(start, g.size, g.chunk, g.rank, g.scale))
+        layout.append(Group(start, g.size, g.chunk, g.rank, g.scale))
         start += g.size
-    return net, groups
+    return net, layout
 
 
-@torch.no_grad()
 def decode(data: bytes) -> np.ndarray:
     """The uint8 (H, W, C) image of a .prc file; PrcFormatError if it is malformed."""
     header, payload = bitstream.unpack(data)
-    net, groups = network(header)
+    net, layout = network(header)
     models = [(g.laplace, g.qmax) for g in header.groups]
-    ints = entropy.decode(payload, models, [g.n_coeffs for g in groups])
-    coeffs = [entropy.dequantize(torch.from_numpy(q), g.step) for q, g in zip(ints, header.groups)]
-    theta = Reparam(header.seed, groups, net.init_bounds(), cache=False).theta(coeffs)
-    return render(net, theta, header.height, header.width).numpy()
+    ints = entropy.decode(payload, models, [g.n_coeffs for g in layout])
+    coeffs = [entropy.dequantize(q, g.step) for q, g in zip(ints, header.groups)]
+    theta = groups.theta(header.seed, layout, net.init_bounds(), coeffs)
+    return render(net, theta, header.height, header.width)

@@ -12,7 +12,6 @@ import math
 
 import constriction
 import numpy as np
-import torch
 
 from .errors import PrcFormatError
 
@@ -20,24 +19,20 @@ QMAX_LIMIT = 32767
 LAPLACE_DENOM = 65536
 
 
-def quant_step(values: torch.Tensor, rel_step: float) -> float:
+def quant_step(values: np.ndarray, rel_step: float) -> float:
     """A group's quantization step: rel_step times the values' RMS, as float32."""
-    rms = float(values.detach().pow(2).mean().sqrt()) if values.numel() else 0.0
+    rms = float(np.sqrt(np.mean(np.square(values, dtype=np.float64)))) if values.size else 0.0
     return float(np.float32(max(rms, 1e-12) * rel_step))
 
 
-def quantize(values: torch.Tensor, step: float) -> torch.Tensor:
-    return torch.round(values.detach() / step).clamp(-QMAX_LIMIT, QMAX_LIMIT).to(torch.int64)
+def quantize(values: np.ndarray, step: float) -> np.ndarray:
+    """Nearest multiples of step (ties to even), as int64 in [-QMAX_LIMIT, QMAX_LIMIT]."""
+    scaled = values.astype(np.float32) / np.float32(step)
+    return np.clip(np.rint(scaled), -QMAX_LIMIT, QMAX_LIMIT).astype(np.int64)
 
 
-def dequantize(q: torch.Tensor, step: float) -> torch.Tensor:
-    return q.to(torch.float32) * torch.tensor(step, dtype=torch.float32)
-
-
-def fake_quantize(values: torch.Tensor, step: float) -> torch.Tensor:
-    """Quantized values forward, identity gradient backward (straight-through)."""
-    hard = torch.round(values / step).clamp(-QMAX_LIMIT, QMAX_LIMIT) * step
-    return values + (hard - values).detach()
+def dequantize(q: np.ndarray, step: float) -> np.ndarray:
+    return q.astype(np.float32) * np.float32(step)
 
 
 def laplace_probabilities(t: int, qmax: int) -> np.ndarray:

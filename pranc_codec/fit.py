@@ -10,11 +10,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from .basis import Reparam
-from .inr import Siren, pixel_coords, render, to_target
+from .entropy import QMAX_LIMIT
+from .inr import Siren, forward, pixel_coords, render
+from .metrics import psnr
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ class FitSettings:
     warmup: float = 0.05  # fraction of steps with a linear warm-up
     final_lr: float = 0.05  # cosine decay to this fraction of the peak
 
+    @classmethod
+    def of(cls, settings) -> FitSettings:
+        """The fit's share of the encoder's settings (a codec.Settings)."""
+        return cls(batch=settings.batch, lr_basis=settings.lr_basis,
+                   lr_direct=settings.lr_direct)
+
 
 @dataclass
 class Problem:
@@ -32,12 +41,20 @@ class Problem:
 
     net: Siren
     reparam: Reparam
-    image: torch.Tensor  # uint8 (H, W, C)
+    image: np.ndarray  # uint8 (H, W, C)
 
     def __post_init__(self) -> None:
-        self.height, self.width = self.image.shape[:2]
-        self.coords = pixel_coords(self.height, self.width)
-        self.target = to_target(self.image)
+        self.height, self.width, channels = self.image.shape
+        self.coords = torch.from_numpy(pixel_coords(self.height, self.width))
+        # the network's output range [-1, 1], as to_pixels maps it back
+        pixels = self.image.reshape(-1, channels).astype(np.float32)
+        self.target = torch.from_numpy(pixels / np.float32(127.5) - np.float32(1.0))
+
+
+def fake_quantize(values: torch.Tensor, step: float) -> torch.Tensor:
+    """entropy.quantize's values forward, identity gradient backward (straight-through)."""
+    hard = torch.round(values / step).clamp(-QMAX_LIMIT, QMAX_LIMIT) * step
+    return values + (hard - values).detach()
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -88,7 +105,7 @@ def train(
             idx = torch.randint(n_pixels, (settings.batch,), generator=gen)
             coords, target = problem.coords[idx], problem.target[idx]
         used = [transform(i, p) for i, p in enumerate(params)] if transform else params
-        out = problem.net.forward(problem.reparam.theta(used), coords)
+        out = forward(problem.net, problem.reparam.theta(used), coords, torch.sin)
         loss = torch.mean((out - target) ** 2)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -101,6 +118,5 @@ def train(
 @torch.no_grad()
 def evaluate(problem: Problem, coeffs: list[torch.Tensor]) -> float:
     """PSNR (dB, 8-bit) of the full rendered image against the original."""
-    decoded = render(problem.net, problem.reparam.theta(coeffs), problem.height, problem.width)
-    mse = torch.mean((decoded.to(torch.float64) - problem.image.to(torch.float64)) ** 2).item()
-    return 10.0 * math.log10(255.0**2 / max(mse, 1e-12))
+    theta = problem.reparam.theta(coeffs).numpy()
+    return psnr(problem.image, render(problem.net, theta, problem.height, problem.width))

@@ -1,19 +1,23 @@
-"""SIREN evaluated functionally from one flat parameter vector.
+"""The SIREN: its shape, its initialisation and its rendering, in numpy.
 
 Layers are ``depth`` sine layers of ``width`` units (the first reads the two
 pixel coordinates) and a linear output layer with one unit per channel. The
 flat vector holds each layer's weight (row-major, out x in) then its bias, layer
 after layer; the container's coefficient groups are defined over this order.
+Rendering here is the decoder's, in numpy; ``pranc_codec.fit`` runs the same
+``forward`` on torch tensors to train it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 IN_FEATURES = 2
+# Activations held at once while rendering (float32 values): bounds the
+# decoder's memory whatever the image and network size.
+RENDER_VALUES = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class Siren:
     def n_params(self) -> int:
         return sum(self.layer_sizes())
 
-    def init_bounds(self) -> torch.Tensor:
-        """Half-width of the uniform init of every parameter (SIREN's scheme).
+    def init_bounds(self) -> np.ndarray:
+        """Half-width of the uniform init of every parameter (SIREN's scheme), float32.
 
         First-layer weights U(-1/in, 1/in), later weights U(-sqrt(6/in)/w0, ..),
         biases U(-1/sqrt(in), ..) as torch's nn.Linear does.
@@ -45,64 +49,64 @@ class Siren:
         parts = []
         for layer, (o, i) in enumerate(self.layer_shapes()):
             w = 1.0 / i if layer == 0 else math.sqrt(6.0 / i) / self.w0
-            parts.append(torch.full((o * i,), w, dtype=torch.float32))
-            parts.append(torch.full((o,), 1.0 / math.sqrt(i), dtype=torch.float32))
-        return torch.cat(parts)
+            parts.append(np.full(o * i, w, dtype=np.float32))
+            parts.append(np.full(o, 1.0 / math.sqrt(i), dtype=np.float32))
+        return np.concatenate(parts)
 
-    def unflatten(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def unflatten(self, theta):
+        """[(W, b)] per layer, as views of theta (a numpy array or a torch tensor)."""
         layers, pos = [], 0
         for o, i in self.layer_shapes():
-            w = theta[pos:pos + o * i].view(o, i)
+            w = theta[pos:pos + o * i].reshape(o, i)
             pos += o * i
             layers.append((w, theta[pos:pos + o]))
             pos += o
         return layers
 
-    def forward(self, theta: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-        """Network output (pixels x channels, target range [-1, 1]) at coords."""
-        layers = self.unflatten(theta)
-        h = coords
-        for w, b in layers[:-1]:
-            h = torch.sin(self.w0 * F.linear(h, w, b))
-        w, b = layers[-1]
-        return F.linear(h, w, b)
 
-
-def pixel_coords(height: int, width: int) -> torch.Tensor:
-    """(height*width, 2) coordinates (y, x) in [-1, 1], row-major pixel order."""
-    return _grid(_axis(height), _axis(width))
-
-
-def _grid(ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-    return torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).reshape(-1, 2)
-
-
-def _axis(n: int) -> torch.Tensor:
+def axis(n: int) -> np.ndarray:
+    """n coordinates f32(i) * f32(2 / (n - 1)) - 1 in float32; 0 when n is 1."""
     if n == 1:
-        return torch.zeros(1)
-    return torch.arange(n, dtype=torch.float32) * (2.0 / (n - 1)) - 1.0
+        return np.zeros(1, dtype=np.float32)
+    return np.arange(n, dtype=np.float32) * np.float32(2.0 / (n - 1)) - np.float32(1.0)
 
 
-def to_target(image: torch.Tensor) -> torch.Tensor:
-    """uint8 (H, W, C) -> float (H*W, C) in [-1, 1]."""
-    return image.reshape(-1, image.shape[-1]).to(torch.float32) / 127.5 - 1.0
+def grid(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(len(ys) * len(xs), 2) coordinates (y, x), row-major pixel order."""
+    return np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
-def to_pixels(output: torch.Tensor) -> torch.Tensor:
-    """Network output in [-1, 1] -> uint8, rounded to nearest."""
-    return torch.round((output.clamp(-1.0, 1.0) + 1.0) * 127.5).to(torch.uint8)
+def pixel_coords(height: int, width: int) -> np.ndarray:
+    """(height*width, 2) coordinates (y, x) in [-1, 1], row-major pixel order."""
+    return grid(axis(height), axis(width))
 
 
-@torch.no_grad()
-def render(net: Siren, theta: torch.Tensor, height: int, width: int,
-           chunk_pixels: int = 1 << 16) -> torch.Tensor:
+def to_pixels(output: np.ndarray) -> np.ndarray:
+    """Network output in [-1, 1] -> uint8, rounded half to even."""
+    return np.rint((np.clip(output, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def forward(net: Siren, theta, coords, sin=np.sin):
+    """Network output (pixels x channels, target range [-1, 1]) at coords.
+
+    numpy arrays by default; the fit passes torch tensors and ``torch.sin``,
+    so training and decoding run one definition of the network.
+    """
+    layers = net.unflatten(theta)
+    h = coords
+    for w, b in layers[:-1]:
+        h = sin(net.w0 * (h @ w.T + b))
+    w, b = layers[-1]
+    return h @ w.T + b
+
+
+def render(net: Siren, theta: np.ndarray, height: int, width: int) -> np.ndarray:
     """Decode the full image as uint8 (H, W, C), a bounded number of rows at a time."""
-    out = torch.empty(height * width, net.channels, dtype=torch.uint8)
-    rows_per_chunk = max(1, chunk_pixels // width)
-    xs = _axis(width)
-    ys = _axis(height)
+    theta = theta.astype(np.float32)
+    out = np.empty((height * width, net.channels), dtype=np.uint8)
+    rows_per_chunk = max(1, RENDER_VALUES // (width * max(net.width, net.channels)))
+    xs, ys = axis(width), axis(height)
     for r0 in range(0, height, rows_per_chunk):
         r1 = min(height, r0 + rows_per_chunk)
-        coords = _grid(ys[r0:r1], xs)
-        out[r0 * width:r1 * width] = to_pixels(net.forward(theta, coords))
-    return out.view(height, width, net.channels)
+        out[r0 * width:r1 * width] = to_pixels(forward(net, theta, grid(ys[r0:r1], xs)))
+    return out.reshape(height, width, net.channels)

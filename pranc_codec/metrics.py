@@ -4,8 +4,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-from pytorch_msssim import ms_ssim as _ms_ssim
 
 # pytorch-msssim's 5 scales with an 11-pixel window need sides above this.
 MS_SSIM_MIN_SIDE = 161
@@ -21,6 +19,9 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     """MS-SSIM (data range 255) of (H, W, C) images, None when they are too small."""
     if min(a.shape[:2]) < MS_SSIM_MIN_SIDE:
         return None
+    # Imported here: MS-SSIM needs torch, and a plain decode should not load it.
+    import torch
+    from pytorch_msssim import ms_ssim as _ms_ssim
 
     def nchw(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]

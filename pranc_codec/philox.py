@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from .kernels.philox_cpu import split_key
+
 MASK32 = 0xFFFFFFFF
 ROUND_A = 0xD2511F53  # multiplies word 0
 ROUND_B = 0xCD9E8D57  # multiplies word 2
@@ -23,13 +25,6 @@ ROUNDS = 10
 _UNIFORM_SCALE = torch.tensor(4.6566127342e-10, dtype=torch.float32)
 _TWO_PI = torch.tensor(6.283185307179586, dtype=torch.float32)
 _U_MIN = torch.tensor(1.0e-7, dtype=torch.float32)
-
-
-def split_key(seed: int) -> tuple[int, int]:
-    """The 64-bit Philox key as (low word, high word)."""
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"Philox seed must be in [0, 2**64), got {seed}")
-    return seed & MASK32, seed >> 32
 
 
 def _key_for(seed: int, offset: torch.Tensor) -> tuple[int, int]:

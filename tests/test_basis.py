@@ -1,9 +1,10 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from pranc_codec import basis, philox
+from pranc_codec import basis, groups, philox
 from pranc_codec.basis import BasisProduct, Group, Reparam
 
 
@@ -32,7 +33,7 @@ def cache_mode(request, monkeypatch):
     """The cache flag, with each way the CPU path can get its basis values."""
     basis.CACHE.clear()
     if request.param != "cached":
-        monkeypatch.setattr(basis, "SLICE_VALUES", 10)  # many small slices
+        monkeypatch.setattr(groups, "SLICE_VALUES", 10)  # many small slices
     if request.param == "compiled-sliced":  # a fit whose basis is over the budget
         monkeypatch.setattr(basis.CACHE, "budget_bytes", 0)
     return request.param != "torch-sliced"
@@ -49,6 +50,17 @@ def test_forward_and_gradient_equal_dense_product(size, chunk, rank, cache_mode)
     bwd = basis.basis_backward(group, key, grad, cache=cache_mode)
     assert torch.allclose(fwd.double(), b @ alpha.double(), atol=1e-5)
     assert torch.allclose(bwd.double(), b.T @ grad.double(), atol=1e-5)
+
+
+@pytest.mark.parametrize("size,chunk,rank", SHAPES)
+def test_decoder_product_equals_dense_product(size, chunk, rank, monkeypatch):
+    monkeypatch.setattr(groups, "SLICE_VALUES", 10)
+    group = Group(0, size, chunk, rank, scale=0.37)
+    key = basis.stream_key(99, 3)
+    alpha = torch.randn(group.n_coeffs)
+    out = groups.forward(group, key, alpha.numpy())
+    assert out.dtype == np.float32
+    assert np.allclose(out, (dense_matrix(group, key) @ alpha.double()).numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("budget", [1, 7, 40, 1000])
@@ -86,24 +98,30 @@ def test_basis_value_does_not_depend_on_chunking_or_slicing():
 
 
 def test_reparam_theta_combines_theta0_basis_and_direct_groups():
-    bounds = torch.linspace(0.1, 1.0, 30)
-    groups = [Group(0, 10), Group(10, 20, 6, 2, 0.25)]
-    rp = Reparam(42, groups, bounds)
-    assert rp.theta0.abs().le(bounds).all()
+    bounds = np.linspace(0.1, 1.0, 30, dtype=np.float32)
+    layout = [Group(0, 10), Group(10, 20, 6, 2, 0.25)]
+    rp = Reparam(42, layout, bounds)
+    assert rp.theta0.abs().le(torch.from_numpy(bounds)).all()
     direct = torch.randn(10)
-    alpha = torch.randn(groups[1].n_coeffs)
+    alpha = torch.randn(layout[1].n_coeffs)
     theta = rp.theta([direct, alpha])
     assert torch.allclose(theta[:10], rp.theta0[:10] + direct)
-    expected = rp.theta0[10:] + (dense_matrix(groups[1], rp.key(1)) @ alpha.double()).float()
+    expected = rp.theta0[10:] + (dense_matrix(layout[1], rp.key(1)) @ alpha.double()).float()
     assert torch.allclose(theta[10:], expected, atol=1e-6)
+    # the decoder's numpy theta is the same
+    decoded = groups.theta(42, layout, bounds, [direct.numpy(), alpha.numpy()])
+    assert np.allclose(decoded, theta.detach().numpy(), atol=1e-6)
     with pytest.raises(ValueError):
         Reparam(42, [Group(0, 10)], bounds)
 
 
-def test_theta0_depends_on_seed_only():
-    bounds = torch.ones(100)
-    assert torch.equal(basis.theta0(3, bounds), basis.theta0(3, bounds))
-    assert not torch.equal(basis.theta0(3, bounds), basis.theta0(4, bounds))
+def test_theta0_is_the_uniform_stream_and_depends_on_seed_only():
+    bounds = np.full(100, 0.5, dtype=np.float32)
+    first = groups.theta0(3, bounds)
+    u = philox.rand(basis.stream_key(3, 0), torch.arange(100, dtype=torch.int64))
+    assert np.array_equal(first, ((u * 2.0 - 1.0) * 0.5).numpy())  # bit for bit
+    assert np.array_equal(first, groups.theta0(3, bounds))
+    assert not np.array_equal(first, groups.theta0(4, bounds))
 
 
 def test_cache_respects_budget():

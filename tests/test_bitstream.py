@@ -110,6 +110,9 @@ def _forge(h: Header) -> bytes:
     (dict(groups=(GroupHeader(100, 10, 3, 1.0, 0.0, 1, 1),)), "step"),
     (dict(groups=(GroupHeader(100, 10, 3, 1.0, 1.0, 0, 1),)), "laplace"),
     (dict(groups=(GroupHeader(1 << 21, 1 << 21, 200, 1.0, 1.0, 1, 1),)), "basis values"),
+    # 8192 x 8192 pixels through 70,000 parameters: 4.7e12 multiply-adds
+    (dict(width=8192, height=8192, groups=(GroupHeader(70_000, 0, 0, 1.0, 1.0, 1, 1),)),
+     "multiply-adds"),
 ])
 def test_absurd_headers_are_refused(changes, message):
     h = header(**changes)

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -75,7 +79,6 @@ def test_version_1_files_still_decode():
     A change to the header or the basis generation that breaks this must bump
     the format version and keep a reader for version 1.
     """
-    from pathlib import Path
 
     from PIL import Image
 
@@ -85,3 +88,20 @@ def test_version_1_files_still_decode():
     # a last-bit difference in float maths may move a pixel by one level, no more
     diff = np.abs(decoded.astype(int) - expected.astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+
+
+def test_decoding_never_loads_torch(tmp_path):
+    # a decoder's process stays small and starts fast: numpy, constriction, numba
+    prc = Path(__file__).parent / "data" / "v1_16x12.prc"
+    script = (
+        "import sys\n"
+        "from pranc_codec.cli import main\n"
+        f"assert main(['decode', {str(prc)!r}, {str(tmp_path / 'out.png')!r}]) == 0\n"
+        "assert main(['info', sys.argv[1]]) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'triton'))\n"
+        "print(loaded)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(prc)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

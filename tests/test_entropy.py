@@ -4,6 +4,7 @@ import torch
 
 from pranc_codec import entropy
 from pranc_codec.errors import PrcFormatError
+from pranc_codec.fit import fake_quantize
 
 
 def laplace_ints(n: int, scale: float, seed: int) -> np.ndarray:
@@ -34,14 +35,22 @@ def test_fitted_laplace_is_best_on_a_grid():
 
 
 def test_quantization_round_trip():
-    values = torch.randn(1000)
+    values = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
     step = entropy.quant_step(values, 0.3)
     assert np.float32(step) == step
     q = entropy.quantize(values, step)
-    assert (entropy.dequantize(q, step) - values).abs().max() <= step / 2 + 1e-6
-    fq = entropy.fake_quantize(values.requires_grad_(), step)
+    assert np.abs(entropy.dequantize(q, step) - values).max() <= step / 2 + 1e-6
+
+
+def test_fit_trains_on_exactly_the_values_the_file_stores():
+    values = torch.randn(1000) * 3
+    step = entropy.quant_step(values.numpy(), 0.3)
+    leaf = values.clone().requires_grad_()
+    fq = fake_quantize(leaf, step)
+    stored = entropy.dequantize(entropy.quantize(values.numpy(), step), step)
+    assert np.array_equal(fq.detach().numpy(), stored)
     fq.sum().backward()
-    assert torch.equal(values.grad, torch.ones(1000))  # straight-through
+    assert torch.equal(leaf.grad, torch.ones(1000))  # straight-through
 
 
 def test_damaged_payload_is_a_format_error():

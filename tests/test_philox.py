@@ -69,7 +69,7 @@ def test_seed_range_checked():
 
 
 @pytest.mark.parametrize("seed", [0, 7, 2**32 + 5, 2**63 + 11, 2**64 - 1])
-def test_compiled_kernel_matches_torch_reference(seed):
+def test_cpu_generators_match_torch_reference(seed):
     # a range that crosses 2**32, so the counter's second word changes inside it
     start, n = 2**32 - 1500, 3001
     offsets = torch.arange(start, start + n, dtype=torch.int64)
@@ -77,19 +77,29 @@ def test_compiled_kernel_matches_torch_reference(seed):
     words = torch.from_numpy(philox_cpu.words(k0, k1, start, n).astype(np.int64))
     w0, w1, _, _ = philox.randint4x(seed, offsets)
     assert torch.equal(words, torch.stack([w0, w1], dim=1)), "integer stream differs"
-    normal = torch.from_numpy(philox_cpu.randn(k0, k1, start, n, threads=1))
-    assert (normal - philox.randn(seed, offsets)).abs().max() <= 1e-6
+    for compiled in (True, False):
+        normal = torch.from_numpy(philox_cpu.randn(k0, k1, start, n, 1, compiled))
+        assert (normal - philox.randn(seed, offsets)).abs().max() <= 1e-6
+    uniform = philox_cpu.rand(k0, k1, start, n)
+    assert torch.equal(torch.from_numpy(uniform), philox.rand(seed, offsets))  # bit for bit
 
 
 def test_compiled_kernel_same_values_on_any_thread_count():
-    one = philox_cpu.randn(3, 4, 10, 100_001, threads=1)
-    two = philox_cpu.randn(3, 4, 10, 100_001, threads=2)
+    one = philox_cpu.randn(3, 4, 10, 100_001, threads=1, compiled=True)
+    two = philox_cpu.randn(3, 4, 10, 100_001, threads=2, compiled=True)
     assert np.array_equal(one, two)
-    assert philox_cpu.randn(3, 4, 10, 0, threads=1).shape == (0,)
+    assert philox_cpu.randn(3, 4, 10, 0, compiled=True).shape == (0,)
+
+
+def test_numpy_generator_blocks_join_seamlessly(monkeypatch):
+    whole = philox_cpu.randn(3, 4, 10, 1000)
+    monkeypatch.setattr(philox_cpu, "BLOCK", 64)
+    assert np.array_equal(philox_cpu.randn(3, 4, 10, 1000), whole)
+    assert philox_cpu.randn(3, 4, 10, 0).shape == (0,)
 
 
 def test_compiled_kernel_checks_ranges():
     with pytest.raises(ValueError):
-        philox_cpu.randn(2**32, 0, 0, 1, threads=1)
+        philox_cpu.randn(2**32, 0, 0, 1)
     with pytest.raises(ValueError):
-        philox_cpu.randn(0, 0, 2**63 - 1, 2, threads=1)
+        philox_cpu.randn(0, 0, 2**63 - 1, 2)
