@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 IMAGES ?=
 OUT ?= results/$(notdir $(patsubst %/,%,$(IMAGES)))
 
-.PHONY: demo test bench install clean
+# make fuzz [FUZZ_EXAMPLES=34000]: the long decoder fuzz, examples per strategy (3 strategies)
+FUZZ_EXAMPLES ?= 34000
+
+.PHONY: demo test bench fuzz install clean
 
 install: $(STAMP)
 
@@ -29,6 +32,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	@test -n "$(IMAGES)" || { echo "make bench: set IMAGES=DIR, a folder of images (e.g. the Kodak set)"; exit 2; }
 	OMP_NUM_THREADS=2 $(BIN)/python -m benchmarks.rd --images $(IMAGES) --out $(OUT) $(ARGS)
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q \
+		tests/test_fuzz.py --hypothesis-show-statistics
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info .pytest_cache

@@ -26,7 +26,7 @@ setup(
     extras_require={
         # benchmarks/: plots and the Bjontegaard integrals
         "bench": ["matplotlib", "scipy"],
-        "test": ["pytest", "matplotlib", "scipy"],
+        "test": ["pytest", "hypothesis", "matplotlib", "scipy"],
     },
     entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
 )

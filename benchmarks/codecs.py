@@ -129,8 +129,8 @@ class Jpeg2000(PillowCodec):
 
 
 # The modules of the codec's data path: a change to any may change its output.
-DATA_PATH = ("basis", "bitstream", "codec", "entropy", "fit", "inr", "philox",
-             "kernels.philox_cpu")
+DATA_PATH = ("basis", "bitstream", "codec", "encoder", "entropy", "fit", "groups", "inr",
+             "philox", "kernels.philox_cpu")
 
 
 def _package_hash() -> str:

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from pranc_codec import entropy
-from pranc_codec.basis import Group, Reparam
+from pranc_codec.basis import Reparam
 from pranc_codec.codec import settings_for
-from pranc_codec.fit import Problem, train
+from pranc_codec.fit import FitSettings, Problem, train
+from pranc_codec.groups import Group
 from pranc_codec.inr import Siren, render
 
 VARIANTS = ("fp16", "q8")
@@ -32,18 +33,18 @@ _LAYER = struct.Struct("<fHH")  # q8: step, Laplace t, qmax
 W0 = float(np.float32(settings_for().w0))  # the codec's SIREN frequency
 
 
-def fit_weights(image: np.ndarray, width: int, depth: int, steps: int, seed: int) -> torch.Tensor:
-    """The flat weights of a SIREN fitted to a uint8 (H, W, C) image."""
+def fit_weights(image: np.ndarray, width: int, depth: int, steps: int, seed: int) -> np.ndarray:
+    """The flat float32 weights of a SIREN fitted to a uint8 (H, W, C) image."""
     net = Siren(width, depth, image.shape[2], W0)
     groups, start = [], 0
     for n in net.layer_sizes():
         groups.append(Group(start, n))
         start += n
     reparam = Reparam(seed, groups, net.init_bounds())
-    problem = Problem(net, reparam, torch.tensor(image))
+    problem = Problem(net, reparam, image)
     values = train(problem, [torch.zeros(g.size) for g in groups],
-                   settings_for(steps=steps).fit_settings(), steps, seed=seed)
-    return reparam.theta(values).detach()
+                   FitSettings.of(settings_for(steps=steps)), steps, seed=seed)
+    return reparam.theta(values).detach().numpy()
 
 
 def encode(image: np.ndarray, variant: str, width: int, depth: int, steps: int,
@@ -54,11 +55,11 @@ def encode(image: np.ndarray, variant: str, width: int, depth: int, steps: int,
     h, w, c = image.shape
     head = _HEAD.pack(VARIANTS.index(variant), w, h, c, width, depth, W0)
     if variant == "fp16":
-        return head + theta.numpy().astype("<f2").tobytes()
+        return head + theta.astype("<f2").tobytes()
     sizes = Siren(width, depth, c, W0).layer_sizes()
-    layers = torch.split(theta, sizes)
-    qsteps = [float(np.float32(max(float(v.abs().max()), 1e-12) / 127)) for v in layers]
-    ints = [entropy.quantize(v, s).numpy() for v, s in zip(layers, qsteps)]
+    layers = np.split(theta, np.cumsum(sizes)[:-1])
+    qsteps = [float(np.float32(max(float(np.abs(v).max()), 1e-12) / 127)) for v in layers]
+    ints = [entropy.quantize(v, s) for v, s in zip(layers, qsteps)]
     models = [entropy.fit_laplace(q) for q in ints]
     table = b"".join(_LAYER.pack(s, t, qmax) for s, (t, qmax) in zip(qsteps, models))
     return head + table + entropy.encode(ints, models)
@@ -69,13 +70,11 @@ def decode(data: bytes) -> np.ndarray:
     net = Siren(width, depth, c, w0)
     body = data[_HEAD.size:]
     if VARIANTS[variant] == "fp16":
-        theta = torch.from_numpy(np.frombuffer(body, dtype="<f2").astype(np.float32))
+        theta = np.frombuffer(body, dtype="<f2").astype(np.float32)
     else:
         sizes = net.layer_sizes()
         layers = [_LAYER.unpack_from(body, i * _LAYER.size) for i in range(len(sizes))]
         payload = body[len(sizes) * _LAYER.size:]
         ints = entropy.decode(payload, [(t, qmax) for _, t, qmax in layers], sizes)
-        theta = torch.cat([entropy.dequantize(torch.from_numpy(q), s)
-                           for q, (s, _, _) in zip(ints, layers)])
-    with torch.no_grad():
-        return render(net, theta, h, w).numpy()
+        theta = np.concatenate([entropy.dequantize(q, s) for q, (s, _, _) in zip(ints, layers)])
+    return render(net, theta, h, w)

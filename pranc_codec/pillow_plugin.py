@@ -1,0 +1,72 @@
+"""Pillow support for .prc: ``Image.open("x.prc")`` and ``img.save("x.prc", k=...)``.
+
+Registered when ``pranc_codec`` is imported. Opening reads and checks the
+whole file (header, caps and CRC) and decodes when the pixels are first
+needed; saving takes the encoder's settings as keyword arguments
+(``preset``, ``k``, ``steps``, ``seed``, ``width``, ``depth``, ...).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import IO
+
+from PIL import Image, ImageFile
+
+from . import bitstream, codec
+from .errors import PrcFormatError
+from .images import CODED_MODES, to_codable
+
+FORMAT = "PRC"
+# The longest header (64 groups) is 1507 bytes; a file beyond this is no .prc.
+MAX_FILE_BYTES = bitstream.MAX_PAYLOAD + 2048
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix.startswith(bitstream.MAGIC)
+
+
+class PrcImageFile(ImageFile.ImageFile):
+    format = FORMAT
+    format_description = "PRANC compressed image"
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        if not _accept(self.fp.read(len(bitstream.MAGIC))):
+            raise SyntaxError("not a .prc file")
+        self.fp.seek(0)
+        # A damaged .prc raises PrcFormatError here, which Pillow passes on,
+        # rather than the vaguer "cannot identify image file".
+        data = self.fp.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
+        header, _ = bitstream.unpack(data)
+        self._size = (header.width, header.height)
+        self._mode = CODED_MODES[header.channels]
+        self.tile = [ImageFile._Tile(FORMAT, (0, 0, *self._size), 0)]
+
+
+class PrcDecoder(ImageFile.PyDecoder):
+    _pulls_fd = True
+
+    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+        assert self.fd is not None
+        self.fd.seek(0)
+        self.set_as_raw(codec.decode(self.fd.read()).tobytes())
+        return -1, 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    array, note = to_codable(im)
+    if note:
+        warnings.warn(f"pranc-codec: {note}", stacklevel=3)
+    settings = dict(im.encoderinfo)
+    preset = settings.pop("preset", "default")
+    fp.write(codec.encode(array, preset=preset, **settings))
+
+
+def register() -> None:
+    Image.register_open(FORMAT, PrcImageFile, _accept)
+    Image.register_decoder(FORMAT, PrcDecoder)
+    Image.register_save(FORMAT, _save)
+    Image.register_extension(FORMAT, ".prc")
+    Image.register_mime(FORMAT, "image/x-prc")

@@ -1,0 +1,163 @@
+"""The decoder against damaged and hostile files.
+
+Every input must end in an image of the shape its header announces or in
+PrcFormatError: no other exception, no hang. ``make test`` runs a few
+thousand cases; ``make fuzz`` (FUZZ_EXAMPLES=...) runs the long campaign.
+"""
+import os
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from pranc_codec import bitstream, codec
+from pranc_codec.errors import PrcFormatError
+
+VALID = (Path(__file__).parent / "data" / "v1_16x12.prc").read_bytes()
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
+# A decode of anything within the caps of a small file takes milliseconds; a
+# case this slow means a header made the decoder do far more than it should.
+SLOW_SECONDS = 20.0
+
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def decodes_or_refuses(data: bytes) -> str:
+    """Decode; 'image' or 'refused'. Anything else fails the test."""
+    start = time.perf_counter()
+    try:
+        image = codec.decode(data)
+    except PrcFormatError:
+        return "refused"
+    finally:
+        assert time.perf_counter() - start < SLOW_SECONDS, "decode took too long"
+    header, _ = bitstream.unpack(data)
+    assert image.dtype == np.uint8
+    assert image.shape == (header.height, header.width, header.channels)
+    return "image"
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+EDITS = st.lists(st.tuples(st.sampled_from(["flip", "insert", "delete", "set"]),
+                           st.integers(0, 2**16), st.integers(0, 255)), min_size=1, max_size=6)
+
+
+def apply(data: bytes, edits) -> bytes:
+    out = bytearray(data)
+    for kind, where, value in edits:
+        i = where % (len(out) + 1)
+        if kind == "insert":
+            out.insert(i, value)
+        elif out and i < len(out):
+            if kind == "flip":
+                out[i] ^= 1 << (value % 8)
+            elif kind == "delete":
+                del out[i]
+            else:
+                out[i] = value
+    return bytes(out)
+
+
+@FUZZ
+@given(EDITS, st.booleans())
+def test_mutated_file(edits, fix_crc):
+    """Bit flips, byte insertions, deletions and overwrites, with the CRC
+    left broken or recomputed (so the header checks, not the CRC, must stop them)."""
+    data = apply(VALID, edits)
+    if fix_crc and len(data) >= 4:
+        data = with_crc(data[:-4])
+    event(decodes_or_refuses(data))  # the split shows in --hypothesis-show-statistics
+
+
+def _field_values(table, draw):
+    """Raw values for a field table: mostly in range, sometimes anywhere the type allows."""
+    values = {}
+    for f in table:
+        if f.is_float:
+            values[f.name] = draw(st.one_of(
+                st.floats(float(np.float32(f.lo)), float(np.float32(f.hi)), width=32),
+                st.floats(width=32, allow_nan=True, allow_infinity=True)))
+        else:
+            top = (1 << (8 * struct.calcsize("<" + f.code))) - 1
+            values[f.name] = draw(st.one_of(st.integers(int(f.lo), int(min(f.hi, 64))),
+                                            st.integers(int(f.lo), int(f.hi)),
+                                            st.integers(0, top)))
+    return values
+
+
+@st.composite
+def hostile_files(draw):
+    """A well-formed container (valid CRC) around arbitrary header values."""
+    top = _field_values(bitstream.HEADER_FIELDS, draw)
+    top["n_groups"] = draw(st.integers(0, 6))
+    groups = [_field_values(bitstream.GROUP_FIELDS, draw) for _ in range(top["n_groups"])]
+    payload = draw(st.binary(max_size=64))
+    length = draw(st.one_of(st.just(len(payload)), st.integers(0, 2**32 - 1)))
+    body = bitstream.MAGIC + bytes([bitstream.FORMAT_VERSION])
+    body += b"".join(struct.pack("<" + f.code, top[f.name]) for f in bitstream.HEADER_FIELDS)
+    for g in groups:
+        body += b"".join(struct.pack("<" + f.code, g[f.name]) for f in bitstream.GROUP_FIELDS)
+    return with_crc(body + struct.pack("<I", length) + payload)
+
+
+@FUZZ
+@given(hostile_files())
+def test_hostile_header_with_valid_crc(data):
+    event(decodes_or_refuses(data))
+
+
+def f32(*values: float) -> list[float]:
+    """The float32 nearest each value (here each rounds into the field's range)."""
+    return [float(np.float32(v)) for v in values]
+
+
+@st.composite
+def consistent_files(draw):
+    """Headers that pass every check: a SIREN whose groups add up, and a random payload."""
+    inr_width, depth = draw(st.integers(1, 12)), draw(st.integers(1, 3))
+    channels = draw(st.sampled_from(bitstream.CHANNELS))
+    from pranc_codec.inr import Siren
+
+    groups = []
+    for size in Siren(inr_width, depth, channels).layer_sizes():
+        direct = draw(st.booleans())
+        chunk = 0 if direct else draw(st.integers(1, size))
+        groups.append(bitstream.GroupHeader(
+            size=size, chunk=chunk, rank=0 if direct else draw(st.integers(1, 4)),
+            scale=draw(st.sampled_from(f32(0.0, 0.5, 1e6))),
+            step=draw(st.sampled_from(f32(1e-30, 0.25, 1e6))),
+            laplace=draw(st.integers(1, 65535)), qmax=draw(st.integers(0, 32767))))
+    header = bitstream.Header(
+        width=draw(st.integers(1, 40)), height=draw(st.integers(1, 40)), channels=channels,
+        inr_width=inr_width, inr_depth=depth, w0=draw(st.sampled_from(f32(1e-3, 30.0, 1e3))),
+        seed=draw(st.integers(0, 2**64 - 1)), groups=tuple(groups))
+    payload = draw(st.binary(max_size=256))
+    return bitstream.pack(header, payload[:len(payload) // 4 * 4])
+
+
+@FUZZ
+@given(consistent_files())
+def test_valid_header_random_payload(data):
+    """Past every header check, the range decoder and the network see garbage."""
+    event(decodes_or_refuses(data))
+
+
+def test_every_truncation_of_a_real_file():
+    outcomes = {decodes_or_refuses(VALID[:n]) for n in range(len(VALID))}
+    assert outcomes == {"refused"}
+    assert decodes_or_refuses(VALID) == "image"
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1000])
+def test_garbage(n):
+    assert decodes_or_refuses(bytes(n)) == "refused"
+    assert decodes_or_refuses(np.random.default_rng(n).bytes(n)) == "refused"
