@@ -13,7 +13,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pranc_codec.images import load_image  # noqa: E402
-from pranc_codec.metrics import psnr  # noqa: E402
 
 from .codecs import Codec, label  # noqa: E402
 
@@ -85,9 +84,8 @@ def comparison(codecs: list[Codec], images: list[Path], rows: list, cache, path:
                 continue
             point = next(p for p in codec.points if label(p) == row.point)
             data = cache.file(codec.name, stem, row.point) or codec.encode(original, point)
-            decoded = codec.decode(data)
-            panels.append((decoded, f"{codec.name} {row.bpp:.3f} bpp\n"
-                                    f"{psnr(original, decoded):.2f} dB"))
+            panels.append((codec.decode(data), f"{codec.name} {row.bpp:.3f} bpp\n"
+                                                f"{row.psnr:.2f} dB"))
         for ax in row_axes:
             ax.axis("off")
         for ax, (image, title) in zip(row_axes, panels):

@@ -174,17 +174,16 @@ def validate_header(h: Header) -> None:
                 raise PrcFormatError(f"{where}chunk {g.chunk} / rank {g.rank} do not fit size {g.size}")
             coeffs += math.ceil(g.size / g.chunk) * g.rank
             values += g.size * g.rank
-    if sum(g.size for g in h.groups) > MAX_PARAMS:
+    params = sum(g.size for g in h.groups)
+    if params > MAX_PARAMS:
         raise PrcFormatError(f"groups hold more than {MAX_PARAMS} parameters")
     if coeffs > MAX_COEFFS:
         raise PrcFormatError(f"{coeffs} coefficients exceed the cap of {MAX_COEFFS}")
     if values > MAX_BASIS_VALUES:
         raise PrcFormatError(f"{values} basis values exceed the cap of {MAX_BASIS_VALUES}")
-    macs = h.width * h.height * sum(g.size for g in h.groups)
-    if macs > MAX_RENDER_MACS:
-        raise PrcFormatError(f"rendering {h.width}x{h.height} pixels through "
-                             f"{sum(g.size for g in h.groups)} parameters exceeds the cap of "
-                             f"{MAX_RENDER_MACS} multiply-adds")
+    if h.width * h.height * params > MAX_RENDER_MACS:
+        raise PrcFormatError(f"rendering {h.width}x{h.height} pixels through {params} "
+                             f"parameters exceeds the cap of {MAX_RENDER_MACS} multiply-adds")
 
 
 @dataclass(frozen=True)
@@ -199,6 +198,11 @@ def pack(header: Header, payload: bytes) -> bytes:
     for i, g in enumerate(header.groups):
         body += _pack(GROUP_FIELDS, g, f"group {i}: ")
     body += _pack(TRAILER_FIELDS, _Trailer(len(payload))) + payload
+    return seal(body)
+
+
+def seal(body: bytes) -> bytes:
+    """body followed by its CRC-32: the last step of every .prc file."""
     return body + struct.pack("<I", zlib.crc32(body))
 
 

@@ -28,8 +28,9 @@ import numpy as np
 from .kernels import philox_cpu
 
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
-# Basis values generated and multiplied at once: a piece stays in cache.
-SLICE_VALUES = 1 << 18
+# Basis values generated and multiplied at once: one pass of the numpy
+# generator, so a piece is multiplied while still in cache.
+SLICE_VALUES = philox_cpu.BLOCK
 # From this many basis values a one-shot product generates them with the
 # compiled kernel: its load time (0.3-1 s) is then below what it saves.
 COMPILED_MIN_VALUES = 1 << 24

@@ -102,7 +102,7 @@ def forward(net: Siren, theta, coords, sin=np.sin):
 
 def render(net: Siren, theta: np.ndarray, height: int, width: int) -> np.ndarray:
     """Decode the full image as uint8 (H, W, C), a bounded number of rows at a time."""
-    theta = theta.astype(np.float32)
+    theta = np.asarray(theta, dtype=np.float32)
     out = np.empty((height * width, net.channels), dtype=np.uint8)
     rows_per_chunk = max(1, RENDER_VALUES // (width * max(net.width, net.channels)))
     xs, ys = axis(width), axis(height)

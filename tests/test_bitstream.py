@@ -1,5 +1,4 @@
 import struct
-import zlib
 
 import pytest
 
@@ -20,10 +19,6 @@ def header(**changes) -> Header:
     )
     fields.update(changes)
     return Header(**fields)
-
-
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
 
 
 def test_round_trip_every_field():
@@ -57,7 +52,7 @@ def test_unknown_version():
     data = bytearray(bitstream.pack(header(), b""))
     data[4] = 99
     with pytest.raises(PrcFormatError, match="unsupported .prc format version 99"):
-        bitstream.unpack(with_crc(bytes(data[:-4])))
+        bitstream.unpack(bitstream.seal(bytes(data[:-4])))
 
 
 def test_every_truncation():
@@ -92,7 +87,7 @@ def _forge(h: Header) -> bytes:
     body += bitstream._pack_unchecked(bitstream.HEADER_FIELDS, h)
     for g in h.groups:
         body += bitstream._pack_unchecked(bitstream.GROUP_FIELDS, g)
-    return with_crc(body + struct.pack("<I", 0))
+    return bitstream.seal(body + struct.pack("<I", 0))
 
 
 @pytest.mark.parametrize("changes,message", [
