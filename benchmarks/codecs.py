@@ -19,6 +19,7 @@ import PIL
 from PIL import Image, features
 
 from pranc_codec import codec as prc
+from pranc_codec.fit import FitSettings
 
 from . import coin
 
@@ -130,12 +131,14 @@ class Jpeg2000(PillowCodec):
 
 # The modules of the codec's data path: a change to any may change its output.
 DATA_PATH = ("basis", "bitstream", "codec", "encoder", "entropy", "fit", "groups", "inr",
-             "philox", "kernels.philox_cpu")
+             "philox", "rate", "kernels.philox_cpu")
+# The part of it COIN runs: the fit loop and the network, no container.
+COIN_DATA_PATH = ("basis", "entropy", "fit", "groups", "inr", "philox", "kernels.philox_cpu")
 
 
-def _package_hash() -> str:
+def _package_hash(modules: tuple[str, ...] = DATA_PATH) -> str:
     digest = hashlib.sha256()
-    for name in DATA_PATH:
+    for name in modules:
         module = importlib.import_module(f"pranc_codec.{name}")
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
@@ -143,8 +146,8 @@ def _package_hash() -> str:
 
 class Pranc(Codec):
     name = "pranc"
-    description = "PRANC (this codec, default preset, k coefficients)"
-    points = [{"k": k} for k in (1500, 3000, 6000)]
+    description = "PRANC (this codec, default preset, rate-controlled to a target bpp)"
+    points = [{"bpp": b} for b in (0.05, 0.12, 0.3, 0.6)]
     expensive = True
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:
@@ -175,7 +178,11 @@ class Coin(Codec):
         return coin.decode(data)
 
     def library_version(self) -> str:
-        return _package_hash() + inspect.getsource(coin)
+        # the default preset's fit settings, not all of codec.py: retuning the
+        # PRANC-only settings leaves COIN's results current
+        s = prc.settings_for()
+        fit_settings = (s.steps, s.depth, s.w0, FitSettings.of(s))
+        return f"{_package_hash(COIN_DATA_PATH)} {fit_settings!r}\n{inspect.getsource(coin)}"
 
 
 class CoinQ8(Coin):

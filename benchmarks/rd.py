@@ -239,7 +239,10 @@ def parse_points(specs: list[str]) -> dict[str, list[Point]]:
     return out
 
 
-def _number(text: str) -> int | float | str:
+def _number(text: str) -> bool | int | float | str:
+    # a string "False" would be truthy: switches must arrive as booleans
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)

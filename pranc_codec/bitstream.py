@@ -201,6 +201,13 @@ def pack(header: Header, payload: bytes) -> bytes:
     return seal(body)
 
 
+def overhead_bytes(n_groups: int) -> int:
+    """Bytes of a file that are not payload: magic, version, header fields, CRC."""
+    sizes = [struct.calcsize("<" + "".join(f.code for f in t))
+             for t in (HEADER_FIELDS, GROUP_FIELDS, TRAILER_FIELDS)]
+    return len(MAGIC) + 1 + sizes[0] + n_groups * sizes[1] + sizes[2] + 4
+
+
 def seal(body: bytes) -> bytes:
     """body followed by its CRC-32: the last step of every .prc file."""
     return body + struct.pack("<I", zlib.crc32(body))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, bitstream, codec
-from .errors import ImageError, PrcError
+from .errors import ImageError, PrcError, RateNote
 from .images import load_image, png_bytes, write_atomic
 from .metrics import ms_ssim, psnr
 
@@ -43,8 +44,14 @@ def _encode(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     overrides = {f: getattr(args, f) for f in ("k", "steps", "seed", "width", "depth")}
     start = time.perf_counter()
-    data = codec.encode(image, preset=args.preset, progress=not args.quiet, **overrides)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", RateNote)
+        data = codec.encode(image, preset=args.preset, progress=not args.quiet,
+                            bpp=args.bpp, psnr=args.psnr, **overrides)
     encode_s = time.perf_counter() - start
+    if not args.quiet:
+        for n in notes:
+            print(f"note: {n.message}", file=sys.stderr)
     write_atomic(args.output, data)
     if not args.quiet:
         # Report the quality of what a decoder will see: decode our own bitstream.
@@ -109,7 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("output", help=".prc file to write")
     enc.add_argument("--preset", choices=sorted(codec.PRESETS), default="default",
                      help="speed/quality trade-off (default: %(default)s)")
-    enc.add_argument("--k", type=int, help="number of basis coefficients (sets the rate)")
+    target = enc.add_mutually_exclusive_group()
+    target.add_argument("--bpp", type=float,
+                        help="target bits per pixel: chooses k and the quantization "
+                             "(within 5%%, or the nearest reachable with a note)")
+    target.add_argument("--psnr", type=float,
+                        help="target PSNR in dB: the smallest file found that reaches it "
+                             "(may fit several times)")
+    target.add_argument("--k", type=int, help="number of basis coefficients (sets the rate)")
     enc.add_argument("--steps", type=int, help="optimisation steps of the fit")
     enc.add_argument("--seed", type=int, help="seed of the random basis (0 to 2**64-1)")
     enc.add_argument("--width", type=int, help="SIREN hidden width")

@@ -11,3 +11,7 @@ class PrcFormatError(PrcError):
 
 class ImageError(PrcError):
     """An input image cannot be read, or an output cannot be written."""
+
+
+class RateNote(UserWarning):
+    """A rate or quality target was not met exactly; the nearest file was written."""

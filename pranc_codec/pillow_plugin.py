@@ -3,7 +3,7 @@
 Registered when ``pranc_codec`` is imported. Opening reads and checks the
 whole file (header, caps and CRC) and decodes when the pixels are first
 needed; saving takes the encoder's settings as keyword arguments
-(``preset``, ``k``, ``steps``, ``seed``, ``width``, ``depth``, ...).
+(``preset``, ``bpp`` or ``psnr``, ``k``, ``steps``, ``seed``, ``width``, ...).
 """
 from __future__ import annotations
 

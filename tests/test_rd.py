@@ -104,5 +104,6 @@ def test_bad_arguments_exit_with_a_message(images, tmp_path, bad, capsys):
 
 
 def test_points_parser():
-    assert rd.parse_points(["pranc=k=1500,steps=3;k=2.5,preset=fast"]) == {
-        "pranc": [{"k": 1500, "steps": 3}, {"k": 2.5, "preset": "fast"}]}
+    assert rd.parse_points(["pranc=k=1500,steps=3;k=2.5,preset=fast,direct_ends=False"]) == {
+        "pranc": [{"k": 1500, "steps": 3},
+                  {"k": 2.5, "preset": "fast", "direct_ends": False}]}
