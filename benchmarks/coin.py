@@ -20,7 +20,7 @@ import torch
 
 from pranc_codec import entropy
 from pranc_codec.basis import Reparam
-from pranc_codec.codec import settings_for
+from pranc_codec.settings import settings_for
 from pranc_codec.fit import FitSettings, Problem, train
 from pranc_codec.groups import Group
 from pranc_codec.inr import Siren, render
@@ -30,7 +30,7 @@ _HEAD = struct.Struct("<BHHBHBf")  # variant, width, height, channels, inr width
 _LAYER = struct.Struct("<fHH")  # q8: step, Laplace t, qmax
 
 
-W0 = float(np.float32(settings_for().w0))  # the codec's SIREN frequency
+W0 = float(np.float32(settings_for(arch="siren").w0))  # the codec's SIREN frequency
 
 
 def fit_weights(image: np.ndarray, width: int, depth: int, steps: int, seed: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def fit_weights(image: np.ndarray, width: int, depth: int, steps: int, seed: int
     reparam = Reparam(seed, groups, net.init_bounds())
     problem = Problem(net, reparam, image)
     values = train(problem, [torch.zeros(g.size) for g in groups],
-                   FitSettings.of(settings_for(steps=steps)), steps, seed=seed)
+                   FitSettings.of(settings_for(arch="siren", steps=steps)), steps, seed=seed)
     return reparam.theta(values).detach().numpy()
 
 

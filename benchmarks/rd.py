@@ -192,6 +192,9 @@ def write_csv(rows: list[Row], path: Path) -> None:
             writer.writerow([getattr(r, n) for n in names])
 
 
+PRANC_ANCHORS = ("webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
+
+
 def bd_table(curves: dict[str, list[dict]], anchor: str) -> list[dict]:
     """BD-rate (PSNR and MS-SSIM) and BD-PSNR of every codec against ``anchor``."""
     if anchor not in curves:
@@ -303,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
             write_atomic(args.out / f"{codec.name}.json",
                          (json.dumps(result, indent=2) + "\n").encode())
     write_csv(rows, args.out / "per_image.csv")
-    tables = bd_table(curves, "jpeg") + bd_table(curves, "coin")
+    # every codec against JPEG, and this codec against each of the others
+    tables = bd_table(curves, "jpeg") + [t for anchor in PRANC_ANCHORS
+                                         for t in bd_table(curves, anchor) if t["codec"] == "pranc"]
     report.plots(curves, {c.name: c.description for c in codecs}, args.out)
     report.comparison(codecs, images[:2], rows, cache, args.out / "comparison.png")
     report.summary(curves, tables, len(images), args.images, args.out / "summary.md")

@@ -1,7 +1,8 @@
 """Triton kernels for the chunked PRANC basis (see docs/format.md).
 
-Basis value of parameter p and coefficient j: randn(key, p * r + j); p uses
-chunk p % C. Nothing of the basis's size is written to memory: every program
+Basis value of parameter p and coefficient j: randn(key, p * r + j) in
+format v1, or with SIGNS the v2 integer basis, +1/-1 from the top bit of
+Philox word 0 at the same offset; p uses chunk p % C. Nothing of the basis's size is written to memory: every program
 regenerates the values it needs with ``tl.randn`` and accumulates in
 registers. The kernels are batched over V coefficient vectors.
 """
@@ -10,9 +11,17 @@ import triton.language as tl
 
 
 @triton.jit
+def basis_value(seed, offset, SIGNS: tl.constexpr):
+    """B at these Philox offsets: a normal (v1) or a sign (v2)."""
+    if SIGNS:
+        return 1.0 - 2.0 * (tl.randint(seed, offset) >> 31).to(tl.float32)
+    return tl.randn(seed, offset)
+
+
+@triton.jit
 def basis_forward_kernel(
     alpha_ptr, base_ptr, out_ptr, seed, size, n_chunks, rank, scale, n_vec,
-    HAS_BASE: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_V: tl.constexpr,
+    HAS_BASE: tl.constexpr, SIGNS: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_V: tl.constexpr,
 ):
     """out[v, p] = base[p] + scale * sum_j B[p, j] * alpha[v, (p % C) * r + j].
 
@@ -28,7 +37,7 @@ def basis_forward_kernel(
     coeff = (p64 % n_chunks) * rank
     acc = tl.zeros((BLOCK_P, BLOCK_V), dtype=tl.float32)
     for j in range(0, rank):
-        b = tl.randn(seed, p64 * rank + j)
+        b = basis_value(seed, p64 * rank + j, SIGNS)
         a = tl.load(alpha_ptr + v[None, :].to(tl.int64) * n_coeffs + (coeff + j)[:, None],
                     mask=mask, other=0.0)
         acc += b[:, None] * a
@@ -40,7 +49,7 @@ def basis_forward_kernel(
 
 @triton.jit
 def basis_backward_kernel(
-    grad_ptr, out_ptr, seed, size, n_chunks, rank, scale, n_rows,
+    grad_ptr, out_ptr, seed, size, n_chunks, rank, scale, n_rows, SIGNS: tl.constexpr,
     BLOCK_I: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_R: tl.constexpr,
 ):
     """out[v, c * r + j] = scale * sum_i B[i*C + c, j] * grad[v, i*C + c].
@@ -58,7 +67,7 @@ def basis_backward_kernel(
         p = i.to(tl.int64)[:, None] * n_chunks + c[None, :]  # (BLOCK_I, BLOCK_C)
         mask_p = (p < size) & (c < n_chunks)[None, :]
         g = tl.load(grad_ptr + v * size + p, mask=mask_p, other=0.0)
-        b = tl.randn(seed, p[:, :, None] * rank + j[None, None, :])
+        b = basis_value(seed, p[:, :, None] * rank + j[None, None, :], SIGNS)
         acc += tl.sum(b * g[:, :, None], axis=0)
     out = out_ptr + v * (n_chunks * rank) + c[:, None].to(tl.int64) * rank + j[None, :]
     tl.store(out, acc * scale, mask=mask_cj)

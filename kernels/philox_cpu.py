@@ -27,6 +27,7 @@ _U_MIN = np.float32(1.0e-7)
 _MINUS_TWO = np.float32(-2.0)
 _SIGN = np.int32(31)
 _ZERO = np.uint64(0)
+_SIGN_BIT = np.uint64(31)
 
 # Every constant is a typed numpy scalar: a bare int mixed with uint64 would
 # promote to float64 and lose the low bits.
@@ -66,6 +67,18 @@ def _randn_compiled(k0, k1, start, out):
     for i in numba.prange(out.size):
         w0, w1 = words01(start + np.uint64(i), k0, k1)
         out[i] = normal(w0, w1)
+
+
+@register_jitable
+def sign(w0):
+    """+1 or -1 from the top bit of word 0: the integer (v2) basis value."""
+    return np.int8(1) - np.int8(2) * np.int8(w0 >> _SIGN_BIT)
+
+
+@numba.njit(parallel=True, cache=True)
+def _signs_compiled(k0, k1, start, out):
+    for i in numba.prange(out.size):
+        out[i] = sign(words01(start + np.uint64(i), k0, k1)[0])
 
 
 @numba.njit(parallel=True, cache=True)
@@ -116,6 +129,29 @@ def randn(k0: int, k1: int, start: int, n: int, threads: int = 1,
     _set_threads(threads)
     _randn_compiled(np.uint64(k0), np.uint64(k1), np.uint64(start), out)
     return out
+
+
+def signs(k0: int, k1: int, start: int, n: int, threads: int = 1,
+          compiled: bool = False) -> np.ndarray:
+    """The sign basis (format v2) at offsets start .. start + n - 1: int8 +1 or -1.
+
+    +1 where Philox word 0 is below 2**31, -1 otherwise: integers only, so
+    every backend gives the same values bit for bit.
+    """
+    _check(k0, k1, start, n)
+    out = np.empty(n, dtype=np.int8)
+    if not compiled:
+        return _numpy_blocks(k0, k1, start, n, out, lambda w0, w1: sign(w0))
+    _set_threads(threads)
+    _signs_compiled(np.uint64(k0), np.uint64(k1), np.uint64(start), out)
+    return out
+
+
+def bytes0(k0: int, k1: int, start: int, n: int) -> np.ndarray:
+    """The top byte of Philox word 0 at offsets start .. start + n - 1, as int64 0..255."""
+    _check(k0, k1, start, n)
+    out = np.empty(n, dtype=np.int64)
+    return _numpy_blocks(k0, k1, start, n, out, lambda w0, w1: w0 >> np.uint64(24))
 
 
 def rand(k0: int, k1: int, start: int, n: int) -> np.ndarray:

@@ -24,12 +24,13 @@ class BasisCache:
 
     def __init__(self, budget_bytes: int):
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[tuple[int, int, int], torch.Tensor] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int, int, bool], torch.Tensor] = OrderedDict()
 
-    def get(self, key: int, size: int, rank: int) -> torch.Tensor | None:
-        entry = self._entries.get((key, size, rank))
+    def get(self, key: int, size: int, rank: int, signs: bool = False) -> torch.Tensor | None:
+        name = (key, size, rank, signs)
+        entry = self._entries.get(name)
         if entry is not None:
-            self._entries.move_to_end((key, size, rank))
+            self._entries.move_to_end(name)
             return entry
         nbytes = size * rank * 4
         if nbytes > self.budget_bytes:
@@ -37,8 +38,8 @@ class BasisCache:
         while self._entries and self.used_bytes() + nbytes > self.budget_bytes:
             self._entries.popitem(last=False)
         # a fit reuses the basis thousands of times: the compiled kernel's load pays
-        entry = basis_values(key, rank, 0, size, compiled=True)
-        self._entries[(key, size, rank)] = entry
+        entry = basis_values(key, rank, 0, size, compiled=True, signs=signs)
+        self._entries[name] = entry
         return entry
 
     def used_bytes(self) -> int:
@@ -52,17 +53,18 @@ CACHE = BasisCache(int(os.environ.get("PRANC_BASIS_CACHE_MB", "512")) << 20)
 
 
 def basis_values(key: int, rank: int, p0: int, p1: int, device: torch.device | str = "cpu",
-                 compiled: bool = False) -> torch.Tensor:
+                 compiled: bool = False, signs: bool = False) -> torch.Tensor:
     """Rows p0..p1-1 of a group's basis as a (p1 - p0, rank) float32 tensor, unscaled.
 
     ``compiled`` takes CPU values from the numba kernel; otherwise the pure-torch
-    generator makes them, on any device.
+    generator makes them, on any device. ``signs``: the v2 sign basis.
     """
     if compiled and torch.device(device).type == "cpu":
-        return torch.from_numpy(cpu_basis_values(key, rank, p0, p1, True,
-                                                 torch.get_num_threads()))
+        values = cpu_basis_values(key, rank, p0, p1, True, torch.get_num_threads(), signs)
+        return torch.from_numpy(values.astype(np.float32, copy=False))
     offsets = torch.arange(p0 * rank, p1 * rank, dtype=torch.int64, device=device)
-    return philox.randn(key, offsets).view(p1 - p0, rank)
+    draw = philox.signs if signs else philox.randn
+    return draw(key, offsets).view(p1 - p0, rank)
 
 
 def _pieces(group: Group, key: int, cache: bool, device: torch.device):
@@ -71,14 +73,15 @@ def _pieces(group: Group, key: int, cache: bool, device: torch.device):
     Values come from the cache when the group fits it, else are generated
     one bounded piece at a time (compiled when the basis is reused or huge).
     """
-    whole = CACHE.get(key, group.size, group.rank) if cache and device.type == "cpu" else None
+    whole = (CACHE.get(key, group.size, group.rank, group.signs)
+             if cache and device.type == "cpu" else None)
     compiled = cache or group.n_basis_values >= COMPILED_MIN_VALUES
     # Cached values are multiplied in the same bounded pieces: one einsum over a
     # whole large group measured 2-5x slower for the gradient.
     for p0, rows, length in segments(group.size, group.n_chunks, group.rank):
         p1 = p0 + rows * length
         values = (whole[p0:p1] if whole is not None
-                  else basis_values(key, group.rank, p0, p1, device, compiled))
+                  else basis_values(key, group.rank, p0, p1, device, compiled, group.signs))
         yield p0, p0 % group.n_chunks, values.view(rows, length, group.rank)
 
 
@@ -126,7 +129,7 @@ def triton_forward(group: Group, key: int, alpha: torch.Tensor) -> torch.Tensor:
     from .kernels import launch  # imported on first use: triton is only needed here
 
     out = launch.forward(alpha.reshape(-1, group.n_coeffs), group.size, group.n_chunks,
-                         group.rank, group.scale, key)
+                         group.rank, group.scale, key, signs=group.signs)
     return out.view(*alpha.shape[:-1], group.size)
 
 
@@ -134,7 +137,7 @@ def triton_backward(group: Group, key: int, grad: torch.Tensor) -> torch.Tensor:
     from .kernels import launch
 
     out = launch.backward(grad.reshape(-1, group.size), group.size, group.n_chunks,
-                          group.rank, group.scale, key)
+                          group.rank, group.scale, key, signs=group.signs)
     return out.view(*grad.shape[:-1], group.n_coeffs)
 
 

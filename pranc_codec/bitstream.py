@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 from .errors import PrcFormatError
 
 MAGIC = b"PRNC"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 1  # the layout of this module; version 2 is pranc_codec.container
+SUPPORTED_VERSIONS = (1, 2)
 
 # Caps: no header can make a reader allocate or compute beyond these.
 MAX_SIDE = 16384
@@ -44,34 +44,34 @@ class Field:
     is_float: bool = False
 
 
-def _u(name: str, code: str, lo: int = 0, hi: int | None = None) -> Field:
+def int_field(name: str, code: str, lo: int = 0, hi: int | None = None) -> Field:
     return Field(name, code, lo, (1 << (8 * struct.calcsize("<" + code))) - 1 if hi is None else hi)
 
 
-def _f(name: str, lo: float, hi: float) -> Field:
+def float_field(name: str, lo: float, hi: float) -> Field:
     return Field(name, "f", lo, hi, is_float=True)
 
 
 HEADER_FIELDS = (
-    _u("width", "I", 1, MAX_SIDE),
-    _u("height", "I", 1, MAX_SIDE),
-    _u("channels", "B", 1, 4),
-    _u("inr_width", "H", 1, MAX_INR_WIDTH),
-    _u("inr_depth", "B", 1, MAX_INR_DEPTH),
-    _f("w0", 1e-3, 1e3),
-    _u("seed", "Q"),
-    _u("n_groups", "B", 1, MAX_GROUPS),
+    int_field("width", "I", 1, MAX_SIDE),
+    int_field("height", "I", 1, MAX_SIDE),
+    int_field("channels", "B", 1, 4),
+    int_field("inr_width", "H", 1, MAX_INR_WIDTH),
+    int_field("inr_depth", "B", 1, MAX_INR_DEPTH),
+    float_field("w0", 1e-3, 1e3),
+    int_field("seed", "Q"),
+    int_field("n_groups", "B", 1, MAX_GROUPS),
 )
 GROUP_FIELDS = (
-    _u("size", "I", 1, MAX_PARAMS),
-    _u("chunk", "I", 0, MAX_PARAMS),  # m; 0 = direct group
-    _u("rank", "H", 0, 65535),  # r; 0 for a direct group
-    _f("scale", 0.0, 1e6),
-    _f("step", 1e-30, 1e6),
-    _u("laplace", "H", 1, 65535),  # t: theta = t / 65536
-    _u("qmax", "H", 0, 32767),
+    int_field("size", "I", 1, MAX_PARAMS),
+    int_field("chunk", "I", 0, MAX_PARAMS),  # m; 0 = direct group
+    int_field("rank", "H", 0, 65535),  # r; 0 for a direct group
+    float_field("scale", 0.0, 1e6),
+    float_field("step", 1e-30, 1e6),
+    int_field("laplace", "H", 1, 65535),  # t: theta = t / 65536
+    int_field("qmax", "H", 0, 32767),
 )
-TRAILER_FIELDS = (_u("payload_length", "I", 0, MAX_PAYLOAD),)
+TRAILER_FIELDS = (int_field("payload_length", "I", 0, MAX_PAYLOAD),)
 
 
 @dataclass(frozen=True)
@@ -118,21 +118,21 @@ def _check_value(f: Field, value: float, where: str) -> None:
         raise PrcFormatError(f"{where}{f.name} = {value} is outside [{f.lo:g}, {f.hi:g}]")
 
 
-def _pack_unchecked(table: tuple[Field, ...], obj: object) -> bytes:
+def pack_unchecked(table: tuple[Field, ...], obj: object) -> bytes:
     return b"".join(struct.pack("<" + f.code, getattr(obj, f.name)) for f in table)
 
 
-def _pack(table: tuple[Field, ...], obj: object, where: str = "") -> bytes:
+def pack_fields(table: tuple[Field, ...], obj: object, where: str = "") -> bytes:
     for f in table:
         value = getattr(obj, f.name)
         _check_value(f, value, where)
         # The encoder must compute with exactly the value the decoder will read.
         if f.is_float and struct.unpack("<f", struct.pack("<f", value))[0] != value:
             raise PrcFormatError(f"{where}{f.name} = {value!r} is not a float32 value")
-    return _pack_unchecked(table, obj)
+    return pack_unchecked(table, obj)
 
 
-class _Reader:
+class Reader:
     def __init__(self, data: bytes):
         self.data, self.pos = data, 0
 
@@ -151,7 +151,7 @@ class _Reader:
         return values
 
 
-def _validate(table: tuple[Field, ...], values: dict, where: str = "") -> None:
+def validate_fields(table: tuple[Field, ...], values: dict, where: str = "") -> None:
     for f in table:
         _check_value(f, values[f.name], where)
 
@@ -194,10 +194,10 @@ class _Trailer:
 def pack(header: Header, payload: bytes) -> bytes:
     """The complete .prc file for header and payload."""
     validate_header(header)
-    body = MAGIC + struct.pack("<B", FORMAT_VERSION) + _pack(HEADER_FIELDS, header)
+    body = MAGIC + struct.pack("<B", FORMAT_VERSION) + pack_fields(HEADER_FIELDS, header)
     for i, g in enumerate(header.groups):
-        body += _pack(GROUP_FIELDS, g, f"group {i}: ")
-    body += _pack(TRAILER_FIELDS, _Trailer(len(payload))) + payload
+        body += pack_fields(GROUP_FIELDS, g, f"group {i}: ")
+    body += pack_fields(TRAILER_FIELDS, _Trailer(len(payload))) + payload
     return seal(body)
 
 
@@ -213,9 +213,9 @@ def seal(body: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def unpack(data: bytes) -> tuple[Header, bytes]:
-    """Parse and check a .prc file; raises PrcFormatError saying what is wrong."""
-    reader = _Reader(bytes(data))
+def version_of(data: bytes) -> int:
+    """The format version of a .prc file, after checking the magic bytes."""
+    reader = Reader(bytes(data[:len(MAGIC) + 1]))
     magic = reader.take(len(MAGIC), "magic bytes")
     if magic != MAGIC:
         raise PrcFormatError(f"not a .prc file (magic bytes {magic!r}, expected {MAGIC!r})")
@@ -225,6 +225,15 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
             f"unsupported .prc format version {version}; this decoder reads version(s) "
             f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
+    return version
+
+
+def unpack(data: bytes) -> tuple[Header, bytes]:
+    """Parse and check a version 1 .prc file; raises PrcFormatError saying what is wrong."""
+    if version_of(data) != FORMAT_VERSION:
+        raise PrcFormatError("not a version 1 .prc file")
+    reader = Reader(bytes(data))
+    reader.take(len(MAGIC) + 1, "magic bytes")
     top = reader.table(HEADER_FIELDS, "header")
     groups = [reader.table(GROUP_FIELDS, f"header of group {i}") for i in range(top["n_groups"])]
     trailer = reader.table(TRAILER_FIELDS, "header")
@@ -238,10 +247,10 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     if crc != zlib.crc32(data[:-4]):
         raise PrcFormatError("CRC-32 mismatch: the file is corrupted")
     # Ranges are checked after the CRC so that a damaged file says so.
-    _validate(HEADER_FIELDS, top)
+    validate_fields(HEADER_FIELDS, top)
     for i, values in enumerate(groups):
-        _validate(GROUP_FIELDS, values, f"group {i}: ")
-    _validate(TRAILER_FIELDS, trailer)
+        validate_fields(GROUP_FIELDS, values, f"group {i}: ")
+    validate_fields(TRAILER_FIELDS, trailer)
     del top["n_groups"]
     header = Header(groups=tuple(GroupHeader(**g) for g in groups), **top)
     validate_header(header)

@@ -15,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, bitstream, codec
+from . import __version__, bitstream, codec, container, latent_decoder
 from .errors import ImageError, PrcError, RateNote
 from .images import load_image, png_bytes, write_atomic
 from .metrics import ms_ssim, psnr
 
 EXIT_ERROR = 1
+# the encoder options each --arch takes (the others belong to the other arch)
+ARCH_OPTIONS = {"latent": {"lam", "iterations", "device", "seed"},
+                "siren": {"k", "steps", "width", "depth", "seed"}}
 
 
 def _read_bytes(path: str) -> bytes:
@@ -42,12 +45,16 @@ def _encode(args: argparse.Namespace) -> int:
     image, note = load_image(args.input)
     if note and not args.quiet:
         print(f"note: {note}", file=sys.stderr)
-    overrides = {f: getattr(args, f) for f in ("k", "steps", "seed", "width", "depth")}
+    own, other = ARCH_OPTIONS[args.arch], ARCH_OPTIONS["siren" if args.arch == "latent" else "latent"]
+    stray = [f"--{name}" for name in other - own if getattr(args, name) is not None]
+    if stray:
+        raise ValueError(f"{', '.join(stray)} only applies to the other --arch")
+    overrides = {name: getattr(args, name) for name in own}
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", RateNote)
-        data = codec.encode(image, preset=args.preset, progress=not args.quiet,
-                            bpp=args.bpp, psnr=args.psnr, **overrides)
+        data = codec.encode(image, preset=args.preset, progress=not args.quiet, bpp=args.bpp,
+                            psnr=args.psnr, arch=args.arch, **overrides)
     encode_s = time.perf_counter() - start
     if not args.quiet:
         for n in notes:
@@ -82,8 +89,29 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info_v2(path: str, data: bytes) -> None:
+    f = container.unpack(data)
+    arch = latent_decoder.check_caps(f.head)
+    groups = latent_decoder.int_groups(f, arch)
+    print(f"file: {path} ({len(data)} bytes, format version 2)")
+    for name, value in asdict(f.head).items():
+        print(f"{name}: {value}")
+    print(f"parameters: synthesis {arch.synthesis.n_params}, entropy model {arch.arm.n_params}")
+    for i, (gh, g) in enumerate(zip(f.groups, groups)):
+        kind = "direct" if g.chunk == 0 else f"basis ({g.basis.n_chunks} chunks)"
+        values = ", ".join(f"{k}={v}" for k, v in asdict(gh).items())
+        print(f"group {i}: {kind}, {g.n_coeffs} coefficients; {values}")
+    print(f"coefficients: {sum(g.n_coeffs for g in groups)}, {len(f.net_payload)} bytes")
+    for i in reversed(range(f.head.levels)):
+        print(f"latent grid {f.head.l0 + i}: {len(f.grids[i])} bytes")
+    print(f"bits per pixel: {len(data) * 8 / (f.head.width * f.head.height):.4f}")
+
+
 def _info(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
+    if bitstream.version_of(data) == 2:
+        _info_v2(args.input, data)
+        return 0
     header, payload = bitstream.unpack(data)
     net, groups = codec.network(header)
     print(f"file: {args.input} ({len(data)} bytes, format version {data[4]})")
@@ -114,20 +142,29 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Compress an image (anything Pillow reads) to a .prc file.")
     enc.add_argument("input", help="image to compress")
     enc.add_argument("output", help=".prc file to write")
-    enc.add_argument("--preset", choices=sorted(codec.PRESETS), default="default",
+    enc.add_argument("--preset", choices=("fast", "default", "best"), default="default",
                      help="speed/quality trade-off (default: %(default)s)")
+    enc.add_argument("--arch", choices=sorted(ARCH_OPTIONS), default="latent",
+                     help="latent: format v2, latents decoded by PRANC-coded networks; "
+                          "siren: format v1, one SIREN (default: %(default)s)")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float,
                         help="target bits per pixel: chooses k and the quantization "
                              "(within 5%%, or the nearest reachable with a note)")
     target.add_argument("--psnr", type=float,
                         help="target PSNR in dB: the smallest file found that reaches it "
-                             "(may fit several times)")
-    target.add_argument("--k", type=int, help="number of basis coefficients (sets the rate)")
-    enc.add_argument("--steps", type=int, help="optimisation steps of the fit")
+                             "(may fit several times; --arch siren)")
+    target.add_argument("--lam", type=float,
+                        help="rate weight lambda: larger, smaller files (sets the rate; "
+                             "--arch latent)")
+    target.add_argument("--k", type=int, help="number of basis coefficients (sets the rate; "
+                                              "--arch siren)")
+    enc.add_argument("--iterations", type=int, help="fit iterations (--arch latent)")
+    enc.add_argument("--device", help="cpu or cuda (--arch latent; default cpu)")
+    enc.add_argument("--steps", type=int, help="optimisation steps of the fit (--arch siren)")
     enc.add_argument("--seed", type=int, help="seed of the random basis (0 to 2**64-1)")
-    enc.add_argument("--width", type=int, help="SIREN hidden width")
-    enc.add_argument("--depth", type=int, help="number of SIREN sine layers")
+    enc.add_argument("--width", type=int, help="SIREN hidden width (--arch siren)")
+    enc.add_argument("--depth", type=int, help="number of SIREN sine layers (--arch siren)")
     enc.add_argument("--quiet", action="store_true", help="print nothing but errors")
     enc.set_defaults(run=_encode)
 

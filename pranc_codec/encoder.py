@@ -15,7 +15,7 @@ from tqdm import tqdm
 from . import bitstream, entropy
 from .basis import Reparam
 from .bitstream import GroupHeader, Header
-from .codec import Settings, plan_groups
+from .settings import Settings, plan_groups
 from .fit import FitSettings, Problem, evaluate, fake_quantize, train
 from .inr import Siren
 

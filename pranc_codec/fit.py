@@ -62,7 +62,7 @@ def psnr_from_mse(mse: float) -> float:
     return 10.0 * math.log10(4.0 / max(mse, 1e-12))
 
 
-def _lr_factor(step: int, total: int, s: FitSettings) -> float:
+def lr_factor(step: int, total: int, s: FitSettings) -> float:
     warm = max(1, int(total * s.warmup))
     if step < warm:
         return (step + 1) / warm
@@ -96,7 +96,7 @@ def train(
     n_pixels = problem.coords.shape[0]
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, unit="step")
     for step in bar:
-        factor = _lr_factor(step, steps, settings)
+        factor = lr_factor(step, steps, settings)
         for group, lr in zip(opt.param_groups, peak):
             group["lr"] = lr * factor
         if settings.batch >= n_pixels:

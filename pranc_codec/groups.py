@@ -50,6 +50,7 @@ class Group:
     chunk: int = 0  # m; 0 marks a direct group
     rank: int = 0  # r, coefficients per chunk
     scale: float = 1.0  # basis scale, a float32 value
+    signs: bool = False  # the v2 integer basis (+1/-1) instead of v1's normals
 
     @property
     def direct(self) -> bool:
@@ -75,9 +76,13 @@ def theta0(seed: int, bounds: np.ndarray) -> np.ndarray:
 
 
 def basis_values(key: int, rank: int, p0: int, p1: int, compiled: bool = False,
-                 threads: int = 1) -> np.ndarray:
-    """Rows p0..p1-1 of a group's basis, (p1 - p0, rank) float32, unscaled."""
-    values = philox_cpu.randn(*philox_cpu.split_key(key), p0 * rank, (p1 - p0) * rank, threads, compiled)
+                 threads: int = 1, signs: bool = False) -> np.ndarray:
+    """Rows p0..p1-1 of a group's basis, (p1 - p0, rank), unscaled.
+
+    float32 normals (v1), or int8 signs (v2) with ``signs``.
+    """
+    draw = philox_cpu.signs if signs else philox_cpu.randn
+    values = draw(*philox_cpu.split_key(key), p0 * rank, (p1 - p0) * rank, threads, compiled)
     return values.reshape(p1 - p0, rank)
 
 

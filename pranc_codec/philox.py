@@ -121,6 +121,16 @@ def randn(seed: int, offset: torch.Tensor) -> torch.Tensor:
     return out.view(offset.shape)
 
 
+def signs(seed: int, offset: torch.Tensor) -> torch.Tensor:
+    """The v2 sign basis: +1.0 where word 0 is below 2**31, -1.0 otherwise, float32."""
+    k0, k1 = _key_for(seed, offset)
+    flat = offset.reshape(-1)
+    lo, hi = flat & MASK32, (flat >> 32) & MASK32
+    zero = torch.zeros_like(lo)
+    w0 = _rounds_inplace(lo, hi, zero, zero.clone(), k0, k1, ROUNDS, all_words=False)[0]
+    return (1.0 - 2.0 * (w0 >> 31).to(torch.float32)).view(offset.shape)
+
+
 def rand(seed: int, offset: torch.Tensor) -> torch.Tensor:
     """``tl.rand(seed, offset)``: one float32 uniform in [0, 1) per offset."""
     return uint_to_uniform(randint4x(seed, offset)[0])

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import bitstream
-from .codec import Settings, plan_groups
+from .settings import Settings, plan_groups
 from .encoder import Fitted, finetune, fit, pack
 from .errors import RateNote
 from .inr import Siren

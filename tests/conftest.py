@@ -12,7 +12,9 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 # Small, quick encoder settings: enough to learn a tiny image, seconds to run.
-TINY = dict(width=24, depth=2, k=300, steps=300, batch=4096, chunk=32)
+TINY = dict(arch="siren", width=24, depth=2, k=300, steps=300, batch=4096, chunk=32)
+# The same for format v2: a small latent pyramid and networks.
+LATENT_TINY = dict(iterations=60, levels=4, syn_width=12, arm_width=8, chunk=32, min_basis=64)
 
 
 @pytest.fixture
@@ -26,3 +28,8 @@ def photo() -> np.ndarray:
 @pytest.fixture
 def tiny_settings() -> dict:
     return dict(TINY)
+
+
+@pytest.fixture
+def latent_tiny() -> dict:
+    return dict(LATENT_TINY)

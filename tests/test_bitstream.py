@@ -84,9 +84,9 @@ def test_crc_mismatch_anywhere():
 def _forge(h: Header) -> bytes:
     """A file with a valid CRC whose header the writer would refuse."""
     body = bitstream.MAGIC + bytes([bitstream.FORMAT_VERSION])
-    body += bitstream._pack_unchecked(bitstream.HEADER_FIELDS, h)
+    body += bitstream.pack_unchecked(bitstream.HEADER_FIELDS, h)
     for g in h.groups:
-        body += bitstream._pack_unchecked(bitstream.GROUP_FIELDS, g)
+        body += bitstream.pack_unchecked(bitstream.GROUP_FIELDS, g)
     return bitstream.seal(body + struct.pack("<I", 0))
 
 

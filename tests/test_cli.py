@@ -9,7 +9,8 @@ from pranc_codec import bitstream
 from pranc_codec.cli import main
 from pranc_codec.metrics import psnr
 
-QUICK = ["--preset", "fast", "--steps", "40", "--width", "16", "--k", "100"]
+QUICK = ["--arch", "siren", "--preset", "fast", "--steps", "40", "--width", "16", "--k", "100"]
+LATENT_QUICK = ["--iterations", "20"]
 
 
 @pytest.fixture
@@ -43,6 +44,26 @@ def test_encode_info_decode(tmp_path, png, capsys):
     original = np.asarray(Image.open(png))
     assert f"{psnr(original, decoded):.2f}" == reported
     assert f"PSNR {reported} dB" in decoded_report
+
+
+def test_latent_encode_info_decode(tmp_path, png, capsys):
+    prc, out = tmp_path / "v2.prc", tmp_path / "v2.png"
+    assert main(["encode", str(png), str(prc), *LATENT_QUICK, "--lam", "0.003"]) == 0
+    reported = capsys.readouterr().out.split("PSNR ")[1].split(" dB")[0]
+    assert main(["info", str(prc)]) == 0
+    info = capsys.readouterr().out
+    for name in ("format version 2", "levels", "syn_width", "arm_context", "group 0",
+                 "latent grid 1", "coefficients", "bits per pixel"):
+        assert name in info
+    assert main(["decode", str(prc), str(out), "--compare", str(png)]) == 0
+    assert f"PSNR {reported} dB" in capsys.readouterr().out
+
+
+def test_options_of_the_other_arch_are_refused(tmp_path, png, capsys):
+    assert main(["encode", str(png), str(tmp_path / "o.prc"), "--width", "16"]) == 1
+    assert "--width only applies to the other --arch" in one_line_error(capsys)
+    assert main(["encode", str(png), str(tmp_path / "o.prc"), "--psnr", "30"]) == 1
+    assert "psnr" in one_line_error(capsys)
 
 
 def test_quiet_prints_nothing(tmp_path, png, capsys):

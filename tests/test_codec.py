@@ -68,7 +68,13 @@ def test_inconsistent_architecture_is_a_format_error(photo, tiny_settings):
 def test_bad_settings_are_value_errors(photo):
     for bad in (dict(k=0), dict(seed=-1), dict(width=5000), dict(steps=0)):
         with pytest.raises(ValueError):
+            codec.encode(photo, arch="siren", **bad)
+    for bad in (dict(lam=0), dict(seed=-1), dict(levels=40), dict(iterations=0),
+                dict(device="tpu")):
+        with pytest.raises(ValueError):
             codec.encode(photo, **bad)
+    with pytest.raises(TypeError, match="k"):
+        codec.encode(photo, k=100)  # a v1 setting for the v2 codec
     with pytest.raises(ValueError, match="preset"):
         codec.encode(photo, preset="ultra")
 

@@ -99,9 +99,9 @@ def hostile_files(draw):
     payload = draw(st.binary(max_size=64))
     length = draw(st.one_of(st.just(len(payload)), st.integers(0, 2**32 - 1)))
     body = bitstream.MAGIC + bytes([bitstream.FORMAT_VERSION])
-    body += bitstream._pack_unchecked(bitstream.HEADER_FIELDS, SimpleNamespace(**top))
+    body += bitstream.pack_unchecked(bitstream.HEADER_FIELDS, SimpleNamespace(**top))
     for g in groups:
-        body += bitstream._pack_unchecked(bitstream.GROUP_FIELDS, SimpleNamespace(**g))
+        body += bitstream.pack_unchecked(bitstream.GROUP_FIELDS, SimpleNamespace(**g))
     return bitstream.seal(body + struct.pack("<I", length) + payload)
 
 

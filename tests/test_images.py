@@ -26,7 +26,7 @@ def test_phone_photo_decodes_upright(tmp_path, photo, capsys):
     exif[ORIENTATION] = 6
     path, prc, out = tmp_path / "phone.jpg", tmp_path / "p.prc", tmp_path / "p.png"
     Image.fromarray(photo).save(path, exif=exif, quality=95)
-    assert main(["encode", str(path), str(prc), "--preset", "fast", "--steps", "30",
+    assert main(["encode", str(path), str(prc), "--preset", "fast", "--iterations", "10",
                  "--quiet"]) == 0
     assert main(["decode", str(prc), str(out), "--quiet"]) == 0
     assert Image.open(out).size == (40, 48)  # (width, height): turned a quarter

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pranc_codec import bitstream, codec, rate
+from pranc_codec import bitstream, codec, rate, settings
 from pranc_codec.cli import main
 from pranc_codec.errors import RateNote
 from pranc_codec.inr import Siren
 from pranc_codec.metrics import psnr
 
-QUICK = dict(width=24, depth=2, steps=120, batch=4096, chunk=32)
+QUICK = dict(arch="siren", width=24, depth=2, steps=120, batch=4096, chunk=32)
 
 
 @pytest.fixture
@@ -66,14 +66,14 @@ def test_unreachable_psnr_is_noted(face):
 
 
 def test_k_guess_grows_with_the_target_and_stays_within_the_network(face):
-    s = codec.settings_for(**QUICK)
+    s = settings.settings_for(**QUICK)
     ks = [rate.k_for_bits(face, s, bits) for bits in (10, 1e3, 2e3, 1e9)]
     assert ks == sorted(ks) and ks[0] == 1 and ks[1] < ks[2]
     net = Siren(s.width, s.depth, 3, s.w0)
     assert ks[-1] == rate.k_limit(face, s) == sum(
-        g.size for g in codec.plan_groups(net, s) if not g.direct)
+        g.size for g in settings.plan_groups(net, s) if not g.direct)
     # a coarser relative step spends fewer bits a coefficient, so affords more of them
-    coarse = codec.settings_for(**QUICK, rel_step=0.6)
+    coarse = settings.settings_for(**QUICK, rel_step=0.6)
     assert rate.k_for_bits(face, coarse, 2e3) > rate.k_for_bits(face, s, 2e3)
 
 
@@ -96,7 +96,7 @@ def test_overhead_bytes_is_the_size_of_an_empty_file():
 def test_cli_bpp_and_psnr(tmp_path, face, capsys):
     src = tmp_path / "in.png"
     Image.fromarray(face).save(src)
-    quick = ["--steps", "120", "--width", "24", "--depth", "2"]
+    quick = ["--arch", "siren", "--steps", "120", "--width", "24", "--depth", "2"]
     assert main(["encode", str(src), str(tmp_path / "a.prc"), "--bpp", "1.0", *quick]) == 0
     assert abs(_bpp((tmp_path / "a.prc").read_bytes(), face) - 1.0) <= 0.05
     assert "bpp" in capsys.readouterr().out

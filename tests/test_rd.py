@@ -13,7 +13,8 @@ SCHEMA = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
 FIT = "depth=2,steps=300"
 POINTS = [
     "jpeg=quality=30;quality=80", "webp=quality=50;quality=90", "avif=quality=50",
-    "jpeg2000=bpp=2", "pranc=width=16,k=200,chunk=32,batch=1024," + FIT,
+    "jpeg2000=bpp=2", "pranc-siren=width=16,k=200,chunk=32,batch=1024," + FIT,
+    "pranc=iterations=120,levels=3,syn_width=12,arm_width=8,chunk=32,min_basis=64,lam=0.001",
     "coin=width=8," + FIT, "coin-q8=width=8," + FIT,
 ]
 

@@ -1,0 +1,234 @@
+"""Fitting a v2 representation to an image (torch): latents and PRANC-coded networks.
+
+The trained quantities are the latent grids (float, quantized to integers
+in the file) and every network group's coefficients (the networks'
+weights are theta0 + B @ a over the seeded sign basis, ``basis.BasisProduct``).
+The loss is MSE (on 0..1 pixels) + lambda * (latent bits + coefficient bits)
+/ pixels. Latents see additive uniform noise first, then straight-through
+rounding; the learning rate follows a warm-up and a cosine decay. The same
+module evaluates the float versions of the decoder's networks, which the
+tests hold to the numpy decoder.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .basis import BasisProduct
+from .entropy_model import CONTEXT, LOG2_SCALE_MAX, LOG2_SCALE_MIN, ArmShape
+from .fit import lr_factor
+from .groups import stream_key
+from .latent_decoder import Architecture
+from .latents import LATENT_MAX, grid_shapes, taps
+from .netweights import WEIGHT_FRAC, IntGroup, theta0_int
+from .synthesis import SynthesisShape
+
+LN2 = math.log(2.0)
+MIN_PROBABILITY = 2.0**-20  # the coder's resolution: no symbol costs more than 20 bits
+
+
+class Upsampler:
+    """Bilinear upsampling of one grid to any window of the image, as
+    ``latents.upsample_rows``: two gathers and a blend along each axis, so a
+    crop costs only its own pixels (and its gradient only theirs)."""
+
+    def __init__(self, rows: int, cols: int, level: int, height: int, width: int, device):
+        def axis(n_out: int, n_in: int):
+            i0, i1, frac, _ = taps(n_out, n_in, level)
+            return (torch.from_numpy(i0).to(device), torch.from_numpy(i1).to(device),
+                    torch.from_numpy(frac).to(device))
+
+        self.rows, self.cols = axis(height, rows), axis(width, cols)
+
+    def __call__(self, grid: torch.Tensor, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+        y0, y1, fy = (t[r0:r1] for t in self.rows)
+        x0, x1, fx = (t[c0:c1] for t in self.cols)
+        rows = torch.lerp(grid[y0], grid[y1], fy)
+        return torch.lerp(rows[:, x0], rows[:, x1], fx.T)
+
+
+def synthesize(shape: SynthesisShape, theta: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+    """(H, W, L) features -> (H, W, C) output, as ``synthesis.render`` computes it."""
+    layers = shape.unflatten(theta)
+    h = feats
+    for w, b in layers[:shape.layers]:
+        h = torch.relu(h @ w.T + b)
+    w, b = layers[shape.layers]
+    y = h @ w.T + b
+    if shape.res:
+        y = y.permute(2, 0, 1)[None]
+        for w, b in layers[shape.layers + 1:]:
+            y = y + F.conv2d(y, w, b, padding=1)
+        y = y[0].permute(1, 2, 0)
+    return y
+
+
+def contexts(grid: torch.Tensor, n: int) -> torch.Tensor:
+    """(rows * cols, n) causal neighbours of every latent (0 outside the grid)."""
+    rows, cols = grid.shape
+    pad = F.pad(grid, (3, 3, 3, 0))
+    return torch.stack([pad[3 + dy:3 + dy + rows, 3 + dx:3 + dx + cols].reshape(-1)
+                        for dy, dx in CONTEXT[:n].tolist()], dim=1)
+
+
+def arm(shape: ArmShape, theta: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, log2 scale) per context row: the float version of the fixed-point model."""
+    pos, h = 0, ctx
+    for i, (o, n_in) in enumerate(shape.layer_shapes()):
+        w = theta[pos:pos + o * n_in].view(o, n_in)
+        b = theta[pos + o * n_in:pos + o * n_in + o]
+        pos += o * n_in + o
+        h = h @ w.T + b
+        if i < shape.layers:
+            h = torch.relu(h)
+    return h[:, 0], h[:, 1]
+
+
+def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log2_scale: torch.Tensor) -> torch.Tensor:
+    """Bits of integers x under a Laplace(mu, 2^log2_scale) integrated over [x - 1/2, x + 1/2]."""
+    mu = mu.clamp(-LATENT_MAX, LATENT_MAX)
+    b = torch.exp2(log2_scale.clamp(LOG2_SCALE_MIN, LOG2_SCALE_MAX))
+    t = x - mu
+    hi, lo = t + 0.5, t - 0.5
+    # Bins wholly on one side of mu as a difference of that tail's exponentials
+    # (no cancellation far out), the bin holding mu as 1 minus both tails.
+    upper = 0.5 * (torch.exp(-lo.clamp(min=0) / b) - torch.exp(-hi.clamp(min=0) / b))
+    lower = 0.5 * (torch.exp(hi.clamp(max=0) / b) - torch.exp(lo.clamp(max=0) / b))
+    middle = 1.0 - 0.5 * torch.exp(lo.clamp(max=0) / b) - 0.5 * torch.exp(-hi.clamp(min=0) / b)
+    p = torch.where(lo >= 0, upper, torch.where(hi <= 0, lower, middle))
+    return -torch.log2(p.clamp_min(MIN_PROBABILITY))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    iterations: int
+    lr: float = 1e-2  # the networks' coefficients (over sqrt(rank) for a basis group)
+    lr_latent: float = 0.1  # latents move by about this much a step: few steps need many
+    noise_fraction: float = 0.7  # then straight-through rounding
+    warmup: float = 0.02
+    final_lr: float = 0.01
+    ste_lr_scale: float = 0.3
+    crop: float = 1.0  # fraction of the image's area each iteration's distortion sees
+
+
+class LatentFit:
+    """One image and its trainable v2 representation."""
+
+    def __init__(self, image: np.ndarray, arch: Architecture, groups: list[IntGroup], seed: int,
+                 l0: int, device: str = "cpu"):
+        self.image, self.arch, self.groups, self.seed, self.l0 = image, arch, groups, seed, l0
+        self.device = torch.device(device)
+        self.height, self.width, self.channels = image.shape
+        self.levels = list(range(l0, l0 + arch.synthesis.inputs))
+        self.target = torch.from_numpy(image.astype(np.float32) / np.float32(255.0)).to(self.device)
+        shapes = grid_shapes(self.height, self.width, l0, len(self.levels))
+        self.latents = [torch.zeros(r, c, device=self.device) for r, c in shapes]
+        self.upsamplers = [Upsampler(r, c, lv, self.height, self.width, self.device)
+                           for (r, c), lv in zip(shapes, self.levels)]
+        self.coeffs = [torch.zeros(g.n_coeffs, device=self.device) for g in groups]
+        theta0 = theta0_int(seed, arch.init_exps()).astype(np.float32) * np.float32(2.0**-WEIGHT_FRAC)
+        self.theta0 = torch.from_numpy(theta0).to(self.device)
+
+    def theta(self, coeffs: list[torch.Tensor]) -> torch.Tensor:
+        deltas = [c if g.chunk == 0 else BasisProduct.apply(c, g.basis, stream_key(self.seed, i + 1), True)
+                  for i, (g, c) in enumerate(zip(self.groups, coeffs))]
+        return self.theta0 + torch.cat(deltas)
+
+    def forward(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor],
+                window: tuple[int, int, int, int] | None = None):
+        """(output (rows, cols, C) of the window r0, r1, c0, c1 or of the whole image,
+        bits of all the latents) for quantized-or-noisy latents."""
+        theta = self.theta(coeffs)
+        n_syn = self.arch.synthesis.n_params
+        window = window or (0, self.height, 0, self.width)
+        feats = torch.stack([up(g, *window) for g, up in zip(latents, self.upsamplers)], dim=-1)
+        out = synthesize(self.arch.synthesis, theta[:n_syn], feats)
+        bits = latents[0].new_zeros(())
+        for g in latents:
+            mu, log2_scale = arm(self.arch.arm, theta[n_syn:], contexts(g, self.arch.arm.context))
+            bits = bits + laplace_bits(g.reshape(-1), mu, log2_scale).sum()
+        return out, bits
+
+    def quantized_latents(self, mode: str) -> list[torch.Tensor]:
+        out = []
+        for y in self.latents:
+            y = y.clamp(-LATENT_MAX, LATENT_MAX)
+            if mode == "noise":
+                out.append(y + torch.rand_like(y) - 0.5)
+            elif mode == "ste":
+                out.append(y + (torch.round(y) - y).detach())
+            else:
+                out.append(torch.round(y))
+        return out
+
+    def coeff_bits(self, coeffs: list[torch.Tensor], steps: list[float]) -> torch.Tensor:
+        """A differentiable estimate of the coefficients' bits: Laplace code lengths
+        at each group's scale (mean |a|) and step."""
+        total = coeffs[0].new_zeros(())
+        for c, step in zip(coeffs, steps):
+            b = c.detach().abs().mean().clamp_min(step / 2)
+            total = total + c.abs().sum() / (b * LN2) + c.numel() * math.log2(2 * float(b) / step)
+        return total
+
+    def train(self, schedule: Schedule, lam: float, steps: list[float],
+              coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
+              quant: str | None = None, progress: bool = False, desc: str = "fit") -> float:
+        """Adam on latents and coefficients; returns the final loss."""
+        latents = [y.requires_grad_(True) for y in self.latents]
+        coeffs = [c.requires_grad_(True) for c in self.coeffs]
+        net_groups = [{"params": [c], "lr": schedule.lr / math.sqrt(max(1, g.rank))}
+                      for c, g in zip(coeffs, self.groups)]
+        opt = torch.optim.Adam([{"params": latents, "lr": schedule.lr_latent}] + net_groups)
+        peaks = [group["lr"] for group in opt.param_groups]
+        pixels = self.height * self.width
+        total = schedule.iterations
+        bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
+        gen = torch.Generator().manual_seed(total)
+        loss = torch.zeros(())
+        for it in bar:
+            factor = lr_factor(it, total, schedule)
+            mode = quant or ("noise" if it < schedule.noise_fraction * total else "ste")
+            if quant is None and mode == "ste":
+                factor *= schedule.ste_lr_scale
+            for group, peak in zip(opt.param_groups, peaks):
+                group["lr"] = peak * factor
+            used = coeff_transform(coeffs) if coeff_transform else coeffs
+            window = self.random_window(schedule.crop, gen)
+            out, bits = self.forward(self.quantized_latents(mode), used, window)
+            r0, r1, c0, c1 = window
+            mse = torch.mean((out - self.target[r0:r1, c0:c1]) ** 2)
+            loss = mse + lam * (bits + self.coeff_bits(used, steps)) / pixels
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if progress and (it % 10 == 0 or it == total - 1):
+                bar.set_postfix(psnr=f"{-10 * math.log10(max(mse.item(), 1e-12)):.2f}",
+                                bpp=f"{bits.item() / pixels:.3f}")
+        for t in latents + coeffs:
+            t.requires_grad_(False)
+        return float(loss.detach())
+
+    def random_window(self, crop: float, gen: torch.Generator) -> tuple[int, int, int, int]:
+        """A window of about ``crop`` of the image's area at a random place: its MSE is
+        an unbiased estimate of the whole image's, at a fraction of the cost."""
+        if crop >= 1:
+            return 0, self.height, 0, self.width
+        side = math.sqrt(crop)
+        rows, cols = max(1, round(self.height * side)), max(1, round(self.width * side))
+        r0 = int(torch.randint(self.height - rows + 1, (1,), generator=gen))
+        c0 = int(torch.randint(self.width - cols + 1, (1,), generator=gen))
+        return r0, r0 + rows, c0, c0 + cols
+
+    @torch.no_grad()
+    def measure(self, coeffs: list[torch.Tensor]) -> tuple[float, float]:
+        """(MSE on 0..1 pixels of the 8-bit output, latent bits) with rounded latents."""
+        out, bits = self.forward(self.quantized_latents("round"), coeffs)
+        pixels = torch.round(out.clamp(0, 1) * 255) / 255
+        return float(torch.mean((pixels - self.target) ** 2)), float(bits)
+

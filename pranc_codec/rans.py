@@ -1,0 +1,75 @@
+"""A range-variant ANS coder (rANS) in integers, compiled by numba.
+
+64-bit state, 32-bit words, symbol frequencies out of 2^PROB_BITS: the
+construction of Duda's rANS as in Giesen's rans64. The encoder runs over the
+symbols backwards and its words are reversed, so the decoder reads one
+stream front to back, symbol by symbol, interleaved with the model that
+gives each symbol's distribution (the latents' autoregressive model needs
+exactly that; a coder behind a Python call per symbol would be 100x slower).
+Everything is int64 arithmetic on values below 2^63: no floats, so encoder
+and decoder agree on every platform. docs/format.md specifies the stream.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+PROB_BITS = 20
+STATE_LOW = 1 << 31  # the state lives in [STATE_LOW, 2^63)
+_WORD = (1 << 32) - 1
+_SLOT = (1 << PROB_BITS) - 1
+
+
+@numba.njit(cache=True)
+def encode_reversed(starts: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """The words coding symbols (start, freq) 0..n-1, as uint32 in reading order."""
+    n = starts.size
+    words = np.empty(n + 2, dtype=np.uint32)
+    used = 0
+    x = np.int64(STATE_LOW)
+    for i in range(n - 1, -1, -1):
+        freq = freqs[i]
+        if x >= ((STATE_LOW >> PROB_BITS) << 32) * freq:
+            words[used] = np.uint32(x & _WORD)
+            used += 1
+            x >>= 32
+        x = ((x // freq) << PROB_BITS) + (x % freq) + starts[i]
+    words[used] = np.uint32(x & _WORD)
+    words[used + 1] = np.uint32(x >> 32)
+    return words[:used + 2][::-1].copy()
+
+
+@numba.njit(cache=True)
+def find(cdf: np.ndarray, slot: int) -> int:
+    """The symbol s with cdf[s] <= slot < cdf[s + 1] (cdf ascending from 0)."""
+    lo, hi = 0, cdf.size - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if cdf[mid] <= slot:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def decoder_start(words: np.ndarray) -> tuple[int, int]:
+    """(state, next word) at the start of a stream; state -1 if it cannot be one."""
+    if words.size < 2 or words[0] >= np.uint32(1 << 31):
+        return -1, 0
+    return (np.int64(words[0]) << 32) | np.int64(words[1]), 2
+
+
+@numba.njit(cache=True)
+def decode_symbol(words: np.ndarray, pos: int, x: int, cdf: np.ndarray) -> tuple[int, int, int]:
+    """(symbol, state, next word) after decoding one symbol with ``cdf``;
+    state -1 when the stream ends early."""
+    slot = x & _SLOT
+    s = find(cdf, slot)
+    x = (cdf[s + 1] - cdf[s]) * (x >> PROB_BITS) + slot - cdf[s]
+    if x < STATE_LOW:
+        if pos >= words.size:
+            return s, -1, pos
+        x = (x << 32) | np.int64(words[pos])
+        pos += 1
+    return s, x, pos

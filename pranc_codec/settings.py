@@ -1,0 +1,159 @@
+"""Encoder settings and presets, for both formats, and v1's group plan.
+
+Only the encoder reads these: everything a decoder needs is in the file.
+``Settings`` steer the v1 SIREN encoder (``--arch siren``); ``LatentSettings``
+the v2 latent codec, the default.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from . import bitstream
+from .groups import Group
+from .inr import Siren
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Encoder settings; the presets below pick sensible combinations."""
+
+    k: int = 3000  # basis coefficients over all basis groups (a target; see plan_groups)
+    steps: int = 600
+    seed: int = 0x5EED
+    width: int = 128
+    depth: int = 3
+    w0: float = 30.0
+    chunk: int = 128  # m; 0 makes every basis group dense (one chunk)
+    direct_ends: bool = True  # code the first and last layers directly
+    batch: int = 1 << 14
+    lr_basis: float = 3e-2
+    lr_direct: float = 1e-3
+    # quantization step / RMS of a basis group's coefficients: at equal rate,
+    # fewer finer coefficients won (0.15 over 0.3 and 0.6, benchmarks/README.md)
+    rel_step: float = 0.15
+    rel_step_direct: float = 0.15
+    qat_fraction: float = 0.1  # quantization-aware fine-tune, as a fraction of steps
+    qat_lr_scale: float = 0.1
+
+    def validate(self) -> None:
+        """ValueError naming the first setting a file could not carry or a fit could not use."""
+        checks = [
+            ("k", self.k >= 1), ("steps", self.steps >= 1), ("batch", self.batch >= 1),
+            ("seed", 0 <= self.seed < 2**64),
+            ("width", 1 <= self.width <= bitstream.MAX_INR_WIDTH),
+            ("depth", 1 <= self.depth <= bitstream.MAX_INR_DEPTH),
+            ("w0", 1e-3 <= self.w0 <= 1e3), ("chunk", self.chunk >= 0),
+            ("rel_step", self.rel_step > 0), ("rel_step_direct", self.rel_step_direct > 0),
+            ("qat_fraction", 0 <= self.qat_fraction <= 1),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"invalid setting {name} = {getattr(self, name)}")
+
+
+PRESETS = {
+    "fast": Settings(k=1500, steps=400, width=64, batch=1 << 13),
+    "default": Settings(),
+    "best": Settings(k=6000, steps=3000, width=192),
+}
+
+
+def plan_groups(net: Siren, s: Settings) -> list[Group]:
+    """One group per layer; k shared among basis groups in proportion to size.
+
+    A basis group of n parameters gets C = ceil(n / m) chunks and
+    r = max(1, round(k_g / C)) coefficients per chunk, so the total is close
+    to, not exactly, k. Its basis scale is theta0's RMS over the group.
+    """
+    sizes = net.layer_sizes()
+    direct = {0, len(sizes) - 1} if s.direct_ends and len(sizes) > 1 else set()
+    basis_total = sum(n for i, n in enumerate(sizes) if i not in direct)
+    bounds = net.init_bounds()
+    layout, start = [], 0
+    for i, n in enumerate(sizes):
+        if i in direct:
+            layout.append(Group(start, n))
+        else:
+            chunk = n if s.chunk <= 0 else min(s.chunk, n)
+            n_chunks = math.ceil(n / chunk)
+            rank = max(1, round(s.k * n / basis_total / n_chunks))
+            rms = float(np.sqrt(np.mean(bounds[start:start + n].astype(np.float64) ** 2 / 3.0)))
+            # beyond full rank (r = m) more coefficients add nothing
+            layout.append(Group(start, n, chunk, min(rank, chunk, 65535), float(np.float32(rms))))
+        start += n
+    return layout
+
+
+@dataclass(frozen=True)
+class LatentSettings:
+    """Format v2: a latent pyramid decoded by PRANC-coded networks."""
+
+    lam: float = 1e-2  # rate weight: loss = MSE + lam * bits / pixels (larger: smaller files)
+    iterations: int = 300
+    seed: int = 0x5EED
+    l0: int = 1  # finest grid: 1/2^l0 of the image
+    levels: int = 7
+    syn_width: int = 40
+    syn_layers: int = 2
+    syn_res: int = 0  # 3x3 residual layers: none measured better at few iterations
+    arm_context: int = 12
+    arm_width: int = 16
+    arm_layers: int = 2
+    coeff_ratio: float = 0.5  # basis coefficients per parameter of a basis group
+    chunk: int = 64
+    min_basis: int = 128  # smaller layers are coded directly
+    lr: float = 2e-2  # networks
+    lr_latent: float = 0.1
+    crop: float = 1.0  # fraction of the image each iteration's distortion is measured on
+    qat_fraction: float = 0.1
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        """ValueError naming the first setting a file could not carry or a fit could not use."""
+        from . import container
+
+        checks = [
+            ("lam", 0 < self.lam < 1e3), ("iterations", self.iterations >= 1),
+            ("seed", 0 <= self.seed < 2**64), ("l0", 0 <= self.l0 <= container.MAX_L0),
+            ("levels", 1 <= self.levels <= container.MAX_LEVELS),
+            ("syn_width", 1 <= self.syn_width <= container.MAX_SYN_WIDTH),
+            ("syn_layers", 0 <= self.syn_layers <= container.MAX_SYN_LAYERS),
+            ("syn_res", 0 <= self.syn_res <= container.MAX_SYN_RES),
+            ("arm_context", 1 <= self.arm_context <= container.MAX_ARM_CONTEXT),
+            ("arm_width", 1 <= self.arm_width <= container.MAX_ARM_WIDTH),
+            ("arm_layers", 0 <= self.arm_layers <= container.MAX_ARM_LAYERS),
+            ("coeff_ratio", 0 < self.coeff_ratio), ("chunk", self.chunk >= 1),
+            ("min_basis", self.min_basis >= 1), ("lr", self.lr > 0),
+            ("lr_latent", self.lr_latent > 0), ("crop", 0 < self.crop <= 1),
+            ("qat_fraction", 0 <= self.qat_fraction <= 1),
+            ("device", self.device == "cpu" or self.device.startswith("cuda")),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"invalid setting {name} = {getattr(self, name)}")
+
+
+LATENT_PRESETS = {
+    "fast": LatentSettings(iterations=120),
+    "default": LatentSettings(),
+    "best": LatentSettings(iterations=1200),
+}
+ARCHS = {"latent": LATENT_PRESETS, "siren": PRESETS}
+
+
+def settings_for(preset: str = "default", arch: str = "latent", **overrides):
+    """A preset of format ``arch`` with some fields replaced (None values are ignored)."""
+    presets = ARCHS.get(arch)
+    if presets is None:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
+    unknown = set(overrides) - set(asdict(presets[preset]))
+    if unknown:
+        raise TypeError(f"unknown encoder setting(s) for {arch}: {', '.join(sorted(unknown))}")
+    settings = replace(presets[preset], **{k: v for k, v in overrides.items() if v is not None})
+    settings.validate()
+    return settings

@@ -1,0 +1,113 @@
+"""Format v2 end to end: encode, decode, the container's sections, rate control."""
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pranc_codec import codec, container, latent_decoder
+from pranc_codec.errors import PrcFormatError, RateNote
+from pranc_codec.metrics import psnr
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def encoded(request):
+    from conftest import LATENT_TINY
+    from skimage.data import astronaut
+
+    image = np.ascontiguousarray(astronaut()[60:100, 200:248])
+    return image, codec.encode(image, lam=1e-3, **LATENT_TINY)
+
+
+def test_round_trip_learns_the_image(encoded):
+    image, data = encoded
+    assert data[:5] == b"PRNC\x02"
+    decoded = codec.decode(data)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    flat = np.broadcast_to(image.reshape(-1, 3).mean(0).round(), image.shape).astype(np.uint8)
+    assert psnr(image, decoded) > psnr(image, flat) + 6.0
+    assert len(data) < image.size / 2
+
+
+def test_deterministic(encoded, latent_tiny):
+    image, data = encoded
+    assert codec.encode(image, lam=1e-3, **latent_tiny) == data
+
+
+def test_more_rate_weight_gives_smaller_files(encoded, latent_tiny):
+    image, data = encoded
+    assert len(codec.encode(image, lam=3e-2, **latent_tiny)) < len(data)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 3, 1), (9, 17, 4), (33, 2, 3)])
+def test_any_size_and_channels(shape, latent_tiny):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    decoded = codec.decode(codec.encode(image, **{**latent_tiny, "iterations": 4}))
+    assert decoded.shape == shape
+
+
+def test_sections_order_and_skipping(encoded):
+    _, data = encoded
+    f = container.unpack(data)
+    assert len(f.grids) == f.head.levels
+    assert container.overhead_bytes(len(f.groups), f.head.levels) + len(f.net_payload) \
+        + sum(map(len, f.grids)) == len(data)
+    done = container.section(b"DONE", b"")
+    assert data.endswith(done)
+    body = data[:-len(done)]
+    optional = container.section(b"meta", b"a later optional section", critical=False)
+    assert np.array_equal(codec.decode(body + optional + done), codec.decode(data))
+    critical = container.section(b"NEWX", b"a later critical section")
+    with pytest.raises(PrcFormatError, match="unknown critical section"):
+        codec.decode(body + critical + done)
+    with pytest.raises(PrcFormatError, match="CRC"):
+        codec.decode(data[:20] + bytes([data[20] ^ 1]) + data[21:])  # inside HEAD's body
+    with pytest.raises(PrcFormatError):
+        codec.decode(body)  # no DONE: truncated at a section boundary
+
+
+def test_prefix_holds_the_coarse_grids_first(encoded):
+    _, data = encoded
+    f = container.unpack(data)
+    positions = [data.index(b"LATG" + struct.pack("<BI", 1, len(g) + 1)) for g in f.grids]
+    assert positions == sorted(positions, reverse=True)  # finest grid last
+
+
+def test_caps_are_checked_from_the_header(encoded):
+    _, data = encoded
+    f = container.unpack(data)
+    from dataclasses import replace
+
+    huge = replace(f.head, width=16384, height=4096, syn_width=128, syn_layers=6)
+    with pytest.raises(PrcFormatError, match="cap"):
+        latent_decoder.check_caps(huge)
+
+
+def test_bpp_target_within_five_percent(latent_tiny):
+    from skimage.data import astronaut
+
+    image = np.ascontiguousarray(astronaut()[0:96, 160:256])
+    for bpp in (0.5, 0.7):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RateNote)
+            data = codec.encode(image, bpp=bpp, **latent_tiny)
+        assert abs(len(data) * 8 / (96 * 96) - bpp) <= 0.05 * bpp
+
+
+def test_unreachable_bpp_is_noted(latent_tiny):
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    with pytest.warns(RateNote, match="out of reach"):
+        codec.encode(image, bpp=0.01, **{**latent_tiny, "iterations": 4})
+
+
+def test_version_2_reference_file_decodes():
+    """The format contract for v2: this file decodes to this image, forever."""
+    from PIL import Image
+
+    decoded = codec.decode((DATA / "v2_24x20.prc").read_bytes())
+    expected = np.asarray(Image.open(DATA / "v2_24x20.png"))
+    diff = np.abs(decoded.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.99
