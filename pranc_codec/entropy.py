@@ -42,7 +42,7 @@ def laplace_probabilities(t: int, qmax: int) -> np.ndarray:
     return np.concatenate([powers[::-1], [1.0], powers])
 
 
-def _cost_bits(t: int, qmax: int, count: int, abs_sum: int) -> float:
+def cost_bits(t: int, qmax: int, count: int, abs_sum: int) -> float:
     """Ideal code length of `count` symbols with sum |q| = abs_sum under model t."""
     theta = t / LAPLACE_DENOM
     z = 1.0 + 2.0 * theta * (1.0 - theta**qmax) / (1.0 - theta)
@@ -59,11 +59,11 @@ def fit_laplace(q: np.ndarray) -> tuple[int, int]:
     while hi - lo > 2:
         m1 = lo + (hi - lo) // 3
         m2 = hi - (hi - lo) // 3
-        if _cost_bits(m1, qmax, count, abs_sum) <= _cost_bits(m2, qmax, count, abs_sum):
+        if cost_bits(m1, qmax, count, abs_sum) <= cost_bits(m2, qmax, count, abs_sum):
             hi = m2
         else:
             lo = m1
-    best = min(range(lo, hi + 1), key=lambda t: _cost_bits(t, qmax, count, abs_sum))
+    best = min(range(lo, hi + 1), key=lambda t: cost_bits(t, qmax, count, abs_sum))
     return best, qmax
 
 

@@ -28,8 +28,8 @@ from .netweights import MAX_STEP_EXP, MIN_STEP_EXP, IntGroup
 from .settings import LatentSettings
 from .synthesis import SynthesisShape
 
-# Step exponents tried around each group's starting guess.
-STEP_SEARCH = 4
+# Step exponents tried around each group's starting guess (a quarter of its RMS).
+STEP_SEARCH = (-2, 1)
 # --bpp: log(bpp) against log(lambda) is close to a line of this slope on
 # kodim01-04 (measured), the refinements a search may take, and the tolerance aimed at.
 BPP_SLOPE = -0.35
@@ -76,7 +76,7 @@ def _fake_quantize(coeffs: list[torch.Tensor], exps: list[int]) -> list[torch.Te
 
 def coeff_bits(q: np.ndarray) -> float:
     t, qmax = entropy.fit_laplace(q)
-    return 0.0 if qmax == 0 else entropy._cost_bits(t, qmax, q.size, int(np.abs(q).sum()))
+    return 0.0 if qmax == 0 else entropy.cost_bits(t, qmax, q.size, int(np.abs(q).sum()))
 
 
 def choose_steps(fit: LatentFit, lam: float) -> list[int]:
@@ -87,9 +87,10 @@ def choose_steps(fit: LatentFit, lam: float) -> list[int]:
         rms = float(c.pow(2).mean().sqrt()) if c.numel() else 0.0
         guess = int(np.clip(round(math.log2(max(rms, 1e-6) / 4)), MIN_STEP_EXP, MAX_STEP_EXP))
         best = None
-        for e in range(max(MIN_STEP_EXP, guess - STEP_SEARCH), min(MAX_STEP_EXP, guess + 2) + 1):
+        lo, hi = guess + STEP_SEARCH[0], guess + STEP_SEARCH[1]
+        for e in range(max(MIN_STEP_EXP, lo), min(MAX_STEP_EXP, hi) + 1):
             trial = exps + [e]
-            coeffs = [torch.from_numpy(entropy.dequantize(q, 2.0**x)) for q, x in
+            coeffs = [torch.from_numpy(entropy.dequantize(q, 2.0**x)).to(fit.device) for q, x in
                       zip(quantize(fit.coeffs[:i + 1], trial), trial)] + fit.coeffs[i + 1:]
             mse, bits = fit.measure(coeffs)
             cost = mse + lam * (bits + coeff_bits(quantize([c], [e])[0])) / pixels

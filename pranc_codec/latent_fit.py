@@ -5,9 +5,11 @@ in the file) and every network group's coefficients (the networks'
 weights are theta0 + B @ a over the seeded sign basis, ``basis.BasisProduct``).
 The loss is MSE (on 0..1 pixels) + lambda * (latent bits + coefficient bits)
 / pixels. Latents see additive uniform noise first, then straight-through
-rounding; the learning rate follows a warm-up and a cosine decay. The same
-module evaluates the float versions of the decoder's networks, which the
-tests hold to the numpy decoder.
+rounding; the learning rate follows a warm-up and a cosine decay. Each
+iteration may measure the distortion on a random window of the image (an
+unbiased estimate at a fraction of the cost) while the rate counts every
+latent. The same module holds the float versions of the decoder's
+networks, which the tests hold to the numpy decoder.
 """
 from __future__ import annotations
 

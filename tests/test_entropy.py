@@ -21,7 +21,7 @@ def test_range_coding_round_trip_and_rate():
     for q, b in zip(groups, back):
         assert np.array_equal(q, b)
     # the rate is close to the model's ideal code length
-    ideal = sum(entropy._cost_bits(t, m, q.size, int(np.abs(q).sum()))
+    ideal = sum(entropy.cost_bits(t, m, q.size, int(np.abs(q).sum()))
                 for q, (t, m) in zip(groups, models) if m)
     assert len(payload) * 8 < ideal * 1.02 + 64
 
@@ -29,9 +29,9 @@ def test_range_coding_round_trip_and_rate():
 def test_fitted_laplace_is_best_on_a_grid():
     q = laplace_ints(5000, 2.0, 3)
     t, qmax = entropy.fit_laplace(q)
-    cost = entropy._cost_bits(t, qmax, q.size, int(np.abs(q).sum()))
+    cost = entropy.cost_bits(t, qmax, q.size, int(np.abs(q).sum()))
     for other in range(100, 65535, 997):
-        assert cost <= entropy._cost_bits(other, qmax, q.size, int(np.abs(q).sum())) + 1e-6
+        assert cost <= entropy.cost_bits(other, qmax, q.size, int(np.abs(q).sum())) + 1e-6
 
 
 def test_quantization_round_trip():
