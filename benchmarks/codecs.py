@@ -152,8 +152,8 @@ def _package_hash(modules: tuple[str, ...] = DATA_PATH) -> str:
 class Pranc(Codec):
     name = "pranc"
     description = ("PRANC v2 (this codec: latents decoded by PRANC-coded networks, default "
-                   "preset, rate-controlled to a target bpp)")
-    points = [{"bpp": b} for b in (0.05, 0.12, 0.3, 0.6)]
+                   "preset, one fit per rate weight lambda)")
+    points = [{"lam": lam} for lam in (0.12, 0.035, 0.01, 0.002)]
     expensive = True
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:
@@ -169,6 +169,7 @@ class Pranc(Codec):
 class PrancSiren(Pranc):
     name = "pranc-siren"
     description = "PRANC v1 (one SIREN, default preset, rate-controlled to a target bpp)"
+    points = [{"bpp": b} for b in (0.05, 0.12, 0.3, 0.6)]
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:
         return prc.encode(image, arch="siren", **point)

@@ -1,6 +1,7 @@
 """Peak memory and time of encoding and decoding one large photo.
 
     python -m benchmarks.large_image [--image PATH] [--size 3072x2048] [--preset default]
+        [--encode-args "--iterations 30"]
 
 Scales the photo (scikit-image's ``astronaut`` by default) to the size with
 Lanczos, then runs ``pranc-codec encode`` and ``pranc-codec decode`` each in
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", type=Path, help="photo to scale (default: astronaut)")
     parser.add_argument("--size", default="3072x2048", help="WIDTHxHEIGHT")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--encode-args", default="",
+                        help="more encoder options, e.g. '--iterations 30' to measure the "
+                             "decoder without waiting for a full fit")
     args = parser.parse_args(argv)
     if not Path(TIME).exists():
         parser.error(f"{TIME} is needed to measure peak memory (Debian package 'time')")
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         png, prc, out = (Path(tmp) / name for name in ("big.png", "big.prc", "out.png"))
         photo.resize((width, height), Image.Resampling.LANCZOS).save(png)
         for name, command in (
-                ("encode", ["encode", str(png), str(prc), "--preset", args.preset]),
+                ("encode", ["encode", str(png), str(prc), "--preset", args.preset,
+                            *args.encode_args.split()]),
                 ("decode", ["decode", str(prc), str(out)]),
                 ("decode --compare", ["decode", str(prc), str(out), "--compare", str(png)])):
             rss, seconds, output = measure(command)

@@ -30,10 +30,12 @@ from .synthesis import SynthesisShape
 
 # Step exponents tried around each group's starting guess (a quarter of its RMS).
 STEP_SEARCH = (-2, 1)
-# --bpp: log(bpp) against log(lambda) is close to a line of this slope on
-# kodim01-04 (measured), the refinements a search may take, and the tolerance aimed at.
+# --bpp: (lambda, bpp) of the default preset on kodim05 (a busy image: most
+# images come out smaller at the same lambda), read as a piecewise line in
+# log-log, extended at BPP_SLOPE beyond it; the search corrects the guess.
+LAMBDA_BPP = ((3e-1, 0.039), (1e-1, 0.075), (3e-2, 0.27), (1e-2, 0.383))
 BPP_SLOPE = -0.35
-REFERENCE_POINT = (1e-2, 0.3)  # (lambda, bpp)
+REFINE_SLOPE = -0.7  # a secant step's slope until two files measure one
 AIM_ABOVE = 1.15  # the fit aims this far above the target; the dead zone trims the rest
 MAX_TRIM = 1.4  # the most the dead zone is asked to take off
 MAX_REFINES = 3
@@ -163,9 +165,14 @@ def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -
 
 
 def lam_for_bpp(bpp: float) -> float:
-    """A first lambda for a target bpp, from the line through REFERENCE_POINT."""
-    lam, ref_bpp = REFERENCE_POINT
-    return lam * (bpp / ref_bpp) ** (1 / BPP_SLOPE)
+    """A first lambda for a target bpp, from LAMBDA_BPP."""
+    lams, rates = (np.log([p[i] for p in LAMBDA_BPP]) for i in (0, 1))
+    x = math.log(bpp)
+    if x <= rates[0]:
+        return float(np.exp(lams[0] + (x - rates[0]) / BPP_SLOPE))
+    if x >= rates[-1]:
+        return float(np.exp(lams[-1] + (x - rates[-1]) / BPP_SLOPE))
+    return float(np.exp(np.interp(x, rates, lams)))
 
 
 def _nearest_deadzone(fitted: Fitted, target_bytes: float) -> bytes:
@@ -201,7 +208,7 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     for _ in range(MAX_REFINES):
         if bpp * (1 - BPP_TOLERANCE) <= got <= bpp * MAX_TRIM:
             break
-        slope = BPP_SLOPE
+        slope = REFINE_SLOPE
         if previous and previous[1] != got and previous[0] != lam:
             slope = min(-0.1, max(-2.0, math.log(got / previous[1]) / math.log(lam / previous[0])))
         previous, lam = (lam, got), float(np.clip(lam * (bpp * AIM_ABOVE / got) ** (1 / slope),

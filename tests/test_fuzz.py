@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pranc_codec import bitstream, codec
+from pranc_codec import bitstream, codec, container
 from pranc_codec.errors import PrcFormatError
 
 VALID = (Path(__file__).parent / "data" / "v1_16x12.prc").read_bytes()
+VALID_V2 = (Path(__file__).parent / "data" / "v2_24x20.prc").read_bytes()
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 # A decode of anything within the caps of a small file takes milliseconds; a
 # case this slow means a header made the decoder do far more than it should.
@@ -37,7 +38,7 @@ def decodes_or_refuses(data: bytes) -> str:
         return "refused"
     finally:
         assert time.perf_counter() - start < SLOW_SECONDS, "decode took too long"
-    header, _ = bitstream.unpack(data)
+    header = container.unpack(data).head if data[4] == 2 else bitstream.unpack(data)[0]
     assert image.dtype == np.uint8
     assert image.shape == (header.height, header.width, header.channels)
     return "image"
@@ -83,10 +84,12 @@ def _field_values(table, draw):
                 st.floats(float(np.float32(f.lo)), float(np.float32(f.hi)), width=32),
                 st.floats(width=32, allow_nan=True, allow_infinity=True)))
         else:
-            top = (1 << (8 * struct.calcsize("<" + f.code))) - 1
+            bits = 8 * struct.calcsize("<" + f.code)
+            signed = f.code.islower()  # struct's signed integer codes
+            low, top = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
             values[f.name] = draw(st.one_of(st.integers(int(f.lo), int(min(f.hi, 64))),
                                             st.integers(int(f.lo), int(f.hi)),
-                                            st.integers(0, top)))
+                                            st.integers(low, top)))
     return values
 
 
@@ -147,13 +150,102 @@ def test_valid_header_random_payload(data):
     event(decodes_or_refuses(data))
 
 
-def test_every_truncation_of_a_real_file():
-    outcomes = {decodes_or_refuses(VALID[:n]) for n in range(len(VALID))}
+@pytest.mark.parametrize("valid", [VALID, VALID_V2], ids=["v1", "v2"])
+def test_every_truncation_of_a_real_file(valid):
+    outcomes = {decodes_or_refuses(valid[:n]) for n in range(len(valid))}
     assert outcomes == {"refused"}
-    assert decodes_or_refuses(VALID) == "image"
+    assert decodes_or_refuses(valid) == "image"
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 1000])
 def test_garbage(n):
     assert decodes_or_refuses(bytes(n)) == "refused"
     assert decodes_or_refuses(np.random.default_rng(n).bytes(n)) == "refused"
+
+
+# Format v2: the same three strategies over its sections.
+
+def _sections_of(data: bytes) -> list[tuple[bytes, int, bytes]]:
+    """(type, flags, body) of every section of a well-formed v2 file."""
+    out, pos = [], 5
+    while pos < len(data):
+        kind, (flags, length) = data[pos:pos + 4], struct.unpack("<BI", data[pos + 4:pos + 9])
+        out.append((kind, flags, data[pos + 9:pos + 9 + length]))
+        pos += 13 + length
+    return out
+
+
+def _v2_file(sections) -> bytes:
+    return VALID_V2[:5] + b"".join(container.section(k, b, bool(f & container.CRITICAL))
+                                   for k, f, b in sections)
+
+
+@FUZZ
+@given(EDITS, st.booleans(), st.integers(0, 20))
+def test_v2_mutated_file(edits, fix_crc, which):
+    """Edits of the raw file, or of one section's body with its CRC recomputed
+    (so the section and header checks, not the CRC, must stop them)."""
+    if fix_crc:
+        sections = _sections_of(VALID_V2)
+        i = which % len(sections)
+        kind, flags, body = sections[i]
+        sections[i] = (kind, flags, apply(body, edits))
+        data = _v2_file(sections)
+    else:
+        data = apply(VALID_V2, edits)
+    event(decodes_or_refuses(data))
+
+
+@st.composite
+def hostile_v2_files(draw):
+    """Valid CRCs around arbitrary HEAD and group values, sections in any order."""
+    head = _field_values(container.HEAD_FIELDS, draw)
+    groups = [_field_values(container.NET_GROUP_FIELDS, draw) for _ in range(draw(st.integers(0, 4)))]
+    nets = bytes([len(groups)]) + b"".join(
+        bitstream.pack_unchecked(container.NET_GROUP_FIELDS, SimpleNamespace(**g)) for g in groups)
+    sections = [(b"HEAD", 1, bitstream.pack_unchecked(container.HEAD_FIELDS, SimpleNamespace(**head))),
+                (b"NETS", 1, nets + draw(st.binary(max_size=64)))]
+    for _ in range(draw(st.integers(0, 8))):
+        sections.append((b"LATG", 1, bytes([draw(st.integers(0, 12))]) + draw(st.binary(max_size=32))))
+    if draw(st.booleans()):
+        sections = draw(st.permutations(sections))
+    return _v2_file(sections + [(b"DONE", 1, b"")])
+
+
+@FUZZ
+@given(hostile_v2_files())
+def test_v2_hostile_header_with_valid_crc(data):
+    event(decodes_or_refuses(data))
+
+
+@st.composite
+def consistent_v2_files(draw):
+    """Headers and groups that pass every check, random coefficient and latent payloads."""
+    from pranc_codec.latent_decoder import Architecture
+
+    head = container.Head(
+        width=draw(st.integers(1, 40)), height=draw(st.integers(1, 40)),
+        channels=draw(st.sampled_from(bitstream.CHANNELS)), seed=draw(st.integers(0, 2**64 - 1)),
+        l0=draw(st.integers(0, 2)), levels=draw(st.integers(1, 4)),
+        syn_width=draw(st.integers(1, 8)), syn_layers=draw(st.integers(0, 2)),
+        syn_res=draw(st.integers(0, 1)), arm_context=draw(st.integers(1, 24)),
+        arm_width=draw(st.integers(1, 8)), arm_layers=draw(st.integers(0, 2)))
+    groups = []
+    for size in Architecture.of(head).layer_sizes():
+        direct = draw(st.booleans())
+        chunk = 0 if direct else draw(st.integers(1, size))
+        groups.append(container.NetGroup(
+            size=size, chunk=chunk, rank=0 if direct else draw(st.integers(1, 4)),
+            step_exp=draw(st.integers(-16, 4)), laplace=draw(st.integers(1, 65535)),
+            qmax=draw(st.integers(0, 32767))))
+    words = st.binary(max_size=64).map(lambda b: b[:len(b) // 4 * 4])
+    return container.pack(container.FileV2(
+        head, tuple(groups), draw(words), tuple(draw(words) for _ in range(head.levels))))
+
+
+@FUZZ
+@given(consistent_v2_files())
+def test_v2_valid_header_random_payload(data):
+    """Past every header check, the coefficient decoder, the entropy model and
+    the synthesis see garbage."""
+    event(decodes_or_refuses(data))

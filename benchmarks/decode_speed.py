@@ -1,0 +1,64 @@
+"""Decode time of a format v2 file, phase by phase (median of several runs).
+
+    python -m benchmarks.decode_speed FILE.prc [FILE.prc ...] [--runs 7]
+
+For each file: parsing and the network weights (container, coefficients,
+integer theta), entropy decoding of the latent grids (the fixed-point
+model and rANS), and synthesis (upsampling and the network, in bands),
+each timed alone, and the whole ``pranc_codec.decode``. The first run of
+a process also loads numba's compiled code from its cache; it is left out.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from pranc_codec import codec, container, latent_decoder, netweights
+from pranc_codec.latents import features
+from pranc_codec.synthesis import render
+
+
+def phases(data: bytes) -> dict[str, float]:
+    """Seconds of each phase of one decode."""
+    times = {}
+    start = time.perf_counter()
+    f = container.unpack(data)
+    arch = latent_decoder.check_caps(f.head)
+    syn_theta, arm_theta = arch.split(latent_decoder.weights(f, arch))
+    times["weights"] = time.perf_counter() - start
+    start = time.perf_counter()
+    grids = latent_decoder.decode_latents(f, arch.arm, arm_theta)
+    times["entropy decoding"] = time.perf_counter() - start
+    start = time.perf_counter()
+    h = f.head
+    levels = list(range(h.l0, h.l0 + h.levels))
+    render(arch.synthesis, netweights.to_float(syn_theta),
+           lambda r0, r1: features(grids, levels, h.width, r0, r1), h.height, h.width)
+    times["synthesis"] = time.perf_counter() - start
+    start = time.perf_counter()
+    codec.decode(data)
+    times["whole decode"] = time.perf_counter() - start
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="format v2 .prc files")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    for path in args.files:
+        data = path.read_bytes()
+        head = container.unpack(data).head
+        phases(data)  # loads the compiled code
+        runs = [phases(data) for _ in range(args.runs)]
+        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"{path.name} ({head.width}x{head.height}): " + ", ".join(
+            f"{k} {v * 1000:.0f} ms" for k, v in medians.items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
