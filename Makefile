@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 IMAGES ?=
 OUT ?= results/$(notdir $(patsubst %/,%,$(IMAGES)))
 
-# make fuzz [FUZZ_EXAMPLES=34000]: the long decoder fuzz, examples per strategy (3 strategies)
+# make fuzz [FUZZ_EXAMPLES=34000]: the long decoder fuzz, examples per strategy
+# (3 strategies per format version)
 FUZZ_EXAMPLES ?= 34000
 
 .PHONY: demo test bench fuzz install clean

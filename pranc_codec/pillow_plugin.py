@@ -1,9 +1,10 @@
-"""Pillow support for .prc: ``Image.open("x.prc")`` and ``img.save("x.prc", k=...)``.
+"""Pillow support for .prc: ``Image.open("x.prc")`` and ``img.save("x.prc", bpp=...)``.
 
 Registered when ``pranc_codec`` is imported. Opening reads and checks the
-whole file (header, caps and CRC) and decodes when the pixels are first
-needed; saving takes the encoder's settings as keyword arguments
-(``preset``, ``bpp`` or ``psnr``, ``k``, ``steps``, ``seed``, ``width``, ...).
+whole file of either version (header, caps and CRCs) and decodes when the
+pixels are first needed; saving takes the encoder's settings as keyword
+arguments (``preset``, ``bpp``, ``lam``, ``iterations``, ``seed``, ...;
+``arch="siren"`` with ``psnr``, ``k``, ``steps``, ``width``, ... for v1).
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from . import bitstream, codec
+from . import bitstream, codec, container
 from .errors import PrcFormatError
 from .images import CODED_MODES, to_codable
 
 FORMAT = "PRC"
-# The longest header (64 groups) is 1507 bytes; a file beyond this is no .prc.
-MAX_FILE_BYTES = bitstream.MAX_PAYLOAD + 2048
+# A v1 file is at most its payload and a 1507-byte header; a v2 file's
+# sections stay far below this in practice. Anything larger is no .prc.
+MAX_FILE_BYTES = 2 * bitstream.MAX_PAYLOAD
 
 
 def _accept(prefix: bytes) -> bool:
@@ -39,7 +41,8 @@ class PrcImageFile(ImageFile.ImageFile):
         data = self.fp.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
-        header, _ = bitstream.unpack(data)
+        header = container.unpack(data).head if bitstream.version_of(data) == 2 \
+            else bitstream.unpack(data)[0]
         self._size = (header.width, header.height)
         self._mode = CODED_MODES[header.channels]
         self.tile = [ImageFile._Tile(FORMAT, (0, 0, *self._size), 0)]

@@ -96,9 +96,10 @@ def test_version_1_files_still_decode():
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
 
 
-def test_decoding_never_loads_torch(tmp_path):
+@pytest.mark.parametrize("name", ["v1_16x12.prc", "v2_24x20.prc"])
+def test_decoding_never_loads_torch(tmp_path, name):
     # a decoder's process stays small and starts fast: numpy, constriction, numba
-    prc = Path(__file__).parent / "data" / "v1_16x12.prc"
+    prc = Path(__file__).parent / "data" / name
     script = (
         "import sys\n"
         "from pranc_codec.cli import main\n"

@@ -8,16 +8,16 @@ import pranc_codec
 from pranc_codec import PrcFormatError
 
 
-@pytest.fixture
-def saved(photo, tiny_settings, tmp_path):
+@pytest.fixture(params=["v1", "v2"])
+def saved(request, photo, tiny_settings, latent_tiny, tmp_path):
     path = tmp_path / "photo.prc"
-    Image.fromarray(photo).save(path, **tiny_settings)
+    Image.fromarray(photo).save(path, **(tiny_settings if request.param == "v1" else latent_tiny))
     return path
 
 
 def test_save_by_extension_and_open(saved, photo):
     data = saved.read_bytes()
-    assert data[:4] == b"PRNC"
+    assert data[:4] == b"PRNC" and data[4] in (1, 2)
     with Image.open(saved) as img:
         assert (img.format, img.mode, img.size) == ("PRC", "RGB", (48, 40))
         pixels = np.asarray(img)
