@@ -92,7 +92,7 @@ class LatentSettings:
     """Format v2: a latent pyramid decoded by PRANC-coded networks."""
 
     lam: float = 1e-2  # rate weight: loss = MSE + lam * bits / pixels (larger: smaller files)
-    iterations: int = 500
+    iterations: int = 300
     seed: int = 0x5EED
     l0: int = 1  # finest grid: 1/2^l0 of the image
     levels: int = 7
