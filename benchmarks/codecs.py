@@ -153,7 +153,7 @@ class Pranc(Codec):
     name = "pranc"
     description = ("PRANC v2 (this codec: latents decoded by PRANC-coded networks, default "
                    "preset, one fit per rate weight lambda)")
-    points = [{"lam": lam} for lam in (0.12, 0.035, 0.01, 0.002)]
+    points = [{"lam": lam} for lam in (0.07, 0.02, 0.005, 0.0008)]
     expensive = True
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:
