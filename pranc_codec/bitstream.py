@@ -156,12 +156,17 @@ def validate_fields(table: tuple[Field, ...], values: dict, where: str = "") -> 
         _check_value(f, values[f.name], where)
 
 
+def check_image(width: int, height: int, channels: int) -> None:
+    """The image a header of either version announces: channels defined, pixels within the cap."""
+    if channels not in CHANNELS:
+        raise PrcFormatError(f"channels = {channels}; only 1, 3 or 4 are defined")
+    if width * height > MAX_PIXELS:
+        raise PrcFormatError(f"{width}x{height} exceeds the cap of {MAX_PIXELS} pixels")
+
+
 def validate_header(h: Header) -> None:
     """Checks that hold between fields; every cap the reader enforces."""
-    if h.channels not in CHANNELS:
-        raise PrcFormatError(f"channels = {h.channels}; only 1, 3 or 4 are defined")
-    if h.width * h.height > MAX_PIXELS:
-        raise PrcFormatError(f"{h.width}x{h.height} exceeds the cap of {MAX_PIXELS} pixels")
+    check_image(h.width, h.height, h.channels)
     coeffs = values = 0
     for i, g in enumerate(h.groups):
         where = f"group {i}: "

@@ -55,11 +55,8 @@ class Architecture:
 
 def check_caps(h: Head) -> Architecture:
     """The architecture, once the header's decode work is known to be within the caps."""
-    if h.channels not in bitstream.CHANNELS:
-        raise PrcFormatError(f"channels = {h.channels}; only 1, 3 or 4 are defined")
+    bitstream.check_image(h.width, h.height, h.channels)
     pixels = h.width * h.height
-    if pixels > bitstream.MAX_PIXELS:
-        raise PrcFormatError(f"{h.width}x{h.height} exceeds the cap of {bitstream.MAX_PIXELS} pixels")
     arch = Architecture.of(h)
     latents = sum(r * c for r, c in grid_shapes(h.height, h.width, h.l0, h.levels))
     if pixels * arch.synthesis.n_params > MAX_SYNTHESIS_MACS:

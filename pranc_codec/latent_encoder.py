@@ -21,6 +21,7 @@ from . import container, entropy, entropy_model, netweights
 from .container import FileV2, Head, NetGroup
 from .entropy_model import ArmShape
 from .errors import RateNote
+from .fit import fake_quantize
 from .latent_decoder import Architecture
 from .latent_fit import LatentFit, Schedule
 from .latents import LATENT_MAX
@@ -54,26 +55,11 @@ def architecture(image: np.ndarray, s: LatentSettings) -> Architecture:
 class Fitted:
     fit: LatentFit
     settings: LatentSettings
-    lam: float
     step_exps: list[int]
-
-    @property
-    def steps(self) -> list[float]:
-        return [2.0**e for e in self.step_exps]
 
 
 def quantize(coeffs: list[torch.Tensor], exps: list[int]) -> list[np.ndarray]:
     return [entropy.quantize(c.cpu().numpy(), 2.0**e) for c, e in zip(coeffs, exps)]
-
-
-def _fake_quantize(coeffs: list[torch.Tensor], exps: list[int]) -> list[torch.Tensor]:
-    """Straight-through: quantized values forward, identity gradient."""
-    out = []
-    for c, e in zip(coeffs, exps):
-        step = 2.0**e
-        hard = torch.round(c / step).clamp(-entropy.QMAX_LIMIT, entropy.QMAX_LIMIT) * step
-        out.append(c + (hard - c).detach())
-    return out
 
 
 def coeff_bits(q: np.ndarray) -> float:
@@ -84,21 +70,21 @@ def coeff_bits(q: np.ndarray) -> float:
 def choose_steps(fit: LatentFit, lam: float) -> list[int]:
     """Each group's step exponent minimising MSE + lam * bits / pixels, one group at a time."""
     pixels = fit.height * fit.width
-    exps = []
+    exps, chosen = [], []  # the exponents so far and the coefficients they quantize to
     for i, c in enumerate(fit.coeffs):
         rms = float(c.pow(2).mean().sqrt()) if c.numel() else 0.0
         guess = int(np.clip(round(math.log2(max(rms, 1e-6) / 4)), MIN_STEP_EXP, MAX_STEP_EXP))
         best = None
         lo, hi = guess + STEP_SEARCH[0], guess + STEP_SEARCH[1]
         for e in range(max(MIN_STEP_EXP, lo), min(MAX_STEP_EXP, hi) + 1):
-            trial = exps + [e]
-            coeffs = [torch.from_numpy(entropy.dequantize(q, 2.0**x)).to(fit.device) for q, x in
-                      zip(quantize(fit.coeffs[:i + 1], trial), trial)] + fit.coeffs[i + 1:]
-            mse, bits = fit.measure(coeffs)
-            cost = mse + lam * (bits + coeff_bits(quantize([c], [e])[0])) / pixels
+            q = quantize([c], [e])[0]
+            values = torch.from_numpy(entropy.dequantize(q, 2.0**e)).to(fit.device)
+            mse, bits = fit.measure(chosen + [values] + fit.coeffs[i + 1:])
+            cost = mse + lam * (bits + coeff_bits(q)) / pixels
             if best is None or cost < best[0]:
-                best = (cost, e)
+                best = (cost, e, values)
         exps.append(best[1])
+        chosen.append(best[2])
     return exps
 
 
@@ -111,7 +97,7 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     guess_steps = [2.0**-8] * len(groups)
     lf.train(Schedule(s.iterations, s.lr, s.lr_latent, crop=s.crop), lam, guess_steps,
              progress=progress, desc="fit")
-    return finetune(Fitted(lf, s, lam, []), lam, s.qat_fraction, progress)
+    return finetune(Fitted(lf, s, []), lam, s.qat_fraction, progress)
 
 
 def finetune(fitted: Fitted, lam: float, fraction: float, progress: bool = False,
@@ -127,9 +113,10 @@ def finetune(fitted: Fitted, lam: float, fraction: float, progress: bool = False
     n = int(s.iterations * fraction)
     if n:
         lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, crop=s.crop), lam, [2.0**e for e in exps],
-                 coeff_transform=lambda c: _fake_quantize(c, exps), quant="ste",
+                 coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
+                 quant="ste",
                  progress=progress, desc="quantization-aware")
-    return Fitted(lf, s, lam, exps)
+    return Fitted(lf, s, exps)
 
 
 def latent_ints(y: torch.Tensor, deadzone: float = 0.0) -> np.ndarray:

@@ -124,9 +124,9 @@ class LatentFit:
 
     def __init__(self, image: np.ndarray, arch: Architecture, groups: list[IntGroup], seed: int,
                  l0: int, device: str = "cpu"):
-        self.image, self.arch, self.groups, self.seed, self.l0 = image, arch, groups, seed, l0
+        self.image, self.arch, self.groups, self.seed = image, arch, groups, seed
         self.device = torch.device(device)
-        self.height, self.width, self.channels = image.shape
+        self.height, self.width = image.shape[:2]
         self.levels = list(range(l0, l0 + arch.synthesis.inputs))
         self.target = torch.from_numpy(image.astype(np.float32) / np.float32(255.0)).to(self.device)
         shapes = grid_shapes(self.height, self.width, l0, len(self.levels))

@@ -97,7 +97,3 @@ def plan(sizes: list[int], coeff_ratio: float, chunk: int, min_basis: int) -> li
             out.append(IntGroup(start, n, m, max(1, min(m, round(coeff_ratio * m)))))
         start += n
     return out
-
-
-def n_coeffs(groups: list[IntGroup]) -> int:
-    return sum(g.n_coeffs for g in groups)
