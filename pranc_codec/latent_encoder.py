@@ -34,7 +34,8 @@ STEP_SEARCH = (-2, 1)
 # --bpp: (lambda, bpp) of the default preset on kodim05 (a busy image: most
 # images come out smaller at the same lambda), read as a piecewise line in
 # log-log, extended at BPP_SLOPE beyond it; the search corrects the guess.
-LAMBDA_BPP = ((3e-1, 0.039), (1e-1, 0.075), (3e-2, 0.27), (1e-2, 0.383))
+LAMBDA_BPP = ((3e-1, 0.0324), (1e-1, 0.0563), (3e-2, 0.166), (1e-2, 0.387), (3e-3, 0.566),
+              (1e-3, 0.703))
 BPP_SLOPE = -0.35
 REFINE_SLOPE = -0.7  # a secant step's slope until two files measure one
 AIM_ABOVE = 1.15  # the fit aims this far above the target; the dead zone trims the rest
@@ -95,7 +96,7 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     torch.manual_seed(s.seed)
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)
-    lf.train(Schedule(s.iterations, s.lr, s.lr_latent, crop=s.crop), lam, guess_steps,
+    lf.train(Schedule(s.iterations, s.lr, s.lr_latent, stride=s.stride), lam, guess_steps,
              progress=progress, desc="fit")
     return finetune(Fitted(lf, s, []), lam, s.qat_fraction, progress)
 
@@ -107,12 +108,12 @@ def finetune(fitted: Fitted, lam: float, fraction: float, progress: bool = False
     s, lf = fitted.settings, fitted.fit
     if refit_fraction:
         n = max(1, int(s.iterations * refit_fraction))
-        lf.train(Schedule(n, s.lr * 0.3, s.lr_latent * 0.3, warmup=0.1, crop=s.crop), lam, [2.0**-8] * len(lf.groups),
+        lf.train(Schedule(n, s.lr * 0.3, s.lr_latent * 0.3, warmup=0.1, stride=s.stride), lam, [2.0**-8] * len(lf.groups),
                  quant="ste", progress=progress, desc=f"lambda {lam:.2e}")
     exps = choose_steps(lf, lam)
     n = int(s.iterations * fraction)
     if n:
-        lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, crop=s.crop), lam, [2.0**e for e in exps],
+        lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, stride=s.stride), lam, [2.0**e for e in exps],
                  coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
                  quant="ste",
                  progress=progress, desc="quantization-aware")

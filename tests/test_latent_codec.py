@@ -49,6 +49,14 @@ def test_any_size_and_channels(shape, latent_tiny):
     assert decoded.shape == shape
 
 
+def test_residual_layers_fit_on_whole_images_only(latent_tiny):
+    image = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    tiny = {**latent_tiny, "iterations": 4, "syn_res": 1}
+    assert codec.decode(codec.encode(image, **tiny, stride=1)).shape == image.shape
+    with pytest.raises(ValueError, match="stride"):  # a 3x3 layer needs neighbouring pixels
+        codec.encode(image, **tiny, stride=2)
+
+
 def test_sections_order_and_skipping(encoded):
     _, data = encoded
     f = container.unpack(data)

@@ -111,14 +111,28 @@ def test_upsampling_equals_torch(level):
     height, width = 7 * 2**level - 1, 5 * 2**level - 2
     ours = latents.upsample_rows(grid, level, width, 0, height)
     up = latent_fit.Upsampler(7, 5, level, height, width, "cpu")
-    ref = up(torch.from_numpy(grid), 0, height, 0, width).numpy()
+    ref = up(torch.from_numpy(grid), slice(None), slice(None)).numpy()
     assert np.allclose(ours, ref, atol=1e-5)
-    assert np.allclose(up(torch.from_numpy(grid), 2, 5, 1, 4).numpy(), ours[2:5, 1:4], atol=1e-5)
+    assert np.allclose(up(torch.from_numpy(grid), slice(2, 5), slice(1, 4)).numpy(), ours[2:5, 1:4],
+                       atol=1e-5)
+    # the fit's subsample: every third row and column from an offset
+    assert np.allclose(up(torch.from_numpy(grid), slice(1, None, 3), slice(2, None, 3)).numpy(),
+                       ours[1::3, 2::3], atol=1e-5)
     if level:  # and torch's own bilinear interpolation
         torch_ref = F.interpolate(torch.from_numpy(grid)[None, None], scale_factor=float(2**level),
                                   mode="bilinear", align_corners=False)[0, 0, :height, :width]
         assert np.allclose(ours, torch_ref.numpy(), atol=1e-5)
     assert np.array_equal(latents.upsample_rows(grid, level, width, 2, 5), ours[2:5])
+
+
+def test_sampled_pixels_cover_the_image_evenly():
+    gen = torch.Generator().manual_seed(0)
+    counts = np.zeros((7, 8))
+    for _ in range(900):
+        rows, cols = latent_fit.LatentFit.sample_pixels(3, gen)
+        counts[rows, cols] += 1
+    assert counts.min() > 60 and counts.max() < 140  # each pixel about 1 time in 9
+    assert latent_fit.LatentFit.sample_pixels(1, gen) == (slice(0, None, 1), slice(0, None, 1))
 
 
 def test_synthesis_render_equals_torch_in_any_band(monkeypatch):
