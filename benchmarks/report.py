@@ -109,9 +109,37 @@ def _range(span: tuple[float, float] | None, spec: str) -> str:
     return "none" if span is None else f"{span[0]:{spec}} to {span[1]:{spec}}"
 
 
+def psnr_at(points: list[dict], bpp: float) -> float | None:
+    """A curve's PSNR at ``bpp``, linear in log rate between its points; None outside them."""
+    points = sorted(points, key=lambda p: p["bpp"])
+    rates = [p["bpp"] for p in points]
+    if not rates or not rates[0] <= bpp <= rates[-1]:
+        return None
+    return float(np.interp(np.log(bpp), np.log(rates), [p["psnr-rgb"] for p in points]))
+
+
+def same_rate_lines(curves: dict[str, list[dict]], codec: str) -> list[str]:
+    """``codec`` at each of its points against every other curve at the same bpp."""
+    others = [name for name in curves if name != codec]
+    lines = [f"## {codec} against each codec at the same rate", "",
+             f"At each {codec} point, the other curve's PSNR at that bpp (linear in log "
+             "rate between its points) and the difference; blank outside its range.", "",
+             "| point | bpp | PSNR (dB) | " + " | ".join(others) + " |",
+             "|---" * (len(others) + 3) + "|"]
+    for p in curves.get(codec, []):
+        cells = []
+        for name in others:
+            at = psnr_at(curves[name], p["bpp"])
+            cells.append("" if at is None else f"{at:.2f} ({p['psnr-rgb'] - at:+.2f})")
+        lines.append(f"| {p['point']} | {p['bpp']:.4f} | {p['psnr-rgb']:.2f} | "
+                     + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def summary(curves: dict[str, list[dict]], tables: list[dict], n_images: int,
             images_dir: Path, path: Path) -> None:
-    """summary.md: the averaged curves and the Bjontegaard deltas."""
+    """summary.md: the Bjontegaard deltas, pranc against each codec at its own
+    rates, and the averaged curves."""
     lines = [f"# Rate-distortion summary ({images_dir.name}, {n_images} images)", "",
              f"Written by `python -m benchmarks.rd` on {date.today().isoformat()}. "
              "Means over images per operating point; PSNR is averaged per image. "
@@ -131,7 +159,8 @@ def summary(curves: dict[str, list[dict]], tables: list[dict], n_images: int,
                      f"{_range(t['bpp_overlap'], '.3f')} | {_fmt(t['bd_rate_msssim'], ' %')} |")
     if not tables:
         lines.append("| (no anchor among the codecs run) | | | | | | |")
-    lines += ["", "## Operating points", "",
+    lines += [""] + (same_rate_lines(curves, "pranc") if "pranc" in curves else [])
+    lines += ["## Operating points", "",
               "| codec | point | bpp | PSNR (dB) | MS-SSIM | encode (s) | decode (s) |",
               "|---|---|---|---|---|---|---|"]
     for name, points in curves.items():

@@ -19,10 +19,11 @@ from . import __version__, bitstream, codec, container, latent_decoder
 from .errors import ImageError, PrcError, RateNote
 from .images import load_image, png_bytes, write_atomic
 from .metrics import ms_ssim, psnr
+from .settings import LATENT_PRESETS
 
 EXIT_ERROR = 1
 # the encoder options each --arch takes (the others belong to the other arch)
-ARCH_OPTIONS = {"latent": {"lam", "iterations", "device", "seed"},
+ARCH_OPTIONS = {"latent": {"lam", "quality", "iterations", "device", "seed"},
                 "siren": {"k", "steps", "width", "depth", "seed"}}
 
 
@@ -49,12 +50,13 @@ def _encode(args: argparse.Namespace) -> int:
     stray = [f"--{name}" for name in other - own if getattr(args, name) is not None]
     if stray:
         raise ValueError(f"{', '.join(stray)} only applies to the other --arch")
-    overrides = {name: getattr(args, name) for name in own}
+    overrides = {name: getattr(args, name) for name in own - {"quality"}}
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", RateNote)
         data = codec.encode(image, preset=args.preset, progress=not args.quiet, bpp=args.bpp,
-                            psnr=args.psnr, arch=args.arch, **overrides)
+                            psnr=args.psnr, quality=args.quality, arch=args.arch,
+                            **overrides)
     encode_s = time.perf_counter() - start
     if not args.quiet:
         for n in notes:
@@ -142,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Compress an image (anything Pillow reads) to a .prc file.")
     enc.add_argument("input", help="image to compress")
     enc.add_argument("output", help=".prc file to write")
-    enc.add_argument("--preset", choices=("fast", "default", "best"), default="default",
-                     help="speed/quality trade-off (default: %(default)s)")
+    enc.add_argument("--preset", choices=tuple(LATENT_PRESETS), default="default",
+                     help="speed/quality trade-off; gpu: the long schedule on a CUDA GPU "
+                          "(--arch latent) (default: %(default)s)")
     enc.add_argument("--arch", choices=sorted(ARCH_OPTIONS), default="latent",
                      help="latent: format v2, latents decoded by PRANC-coded networks; "
                           "siren: format v1, one SIREN (default: %(default)s)")
@@ -153,7 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(within 5%%, or the nearest reachable with a note)")
     target.add_argument("--psnr", type=float,
                         help="target PSNR in dB: the smallest file found that reaches it "
-                             "(may fit several times; --arch siren)")
+                             "(may fit several times)")
+    target.add_argument("--quality", type=float,
+                        help="0 to 100, larger: bigger and better files; sets lambda "
+                             "with no search, each 25 a tenth of it (--arch latent)")
     target.add_argument("--lam", type=float,
                         help="rate weight lambda: larger, smaller files (sets the rate; "
                              "--arch latent)")

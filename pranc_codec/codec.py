@@ -16,7 +16,7 @@ from .bitstream import Header
 from .errors import PrcFormatError
 from .groups import Group
 from .inr import Siren, render
-from .settings import settings_for
+from .settings import lam_for_quality, settings_for
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -30,14 +30,14 @@ def _check_image(image: np.ndarray) -> None:
 
 
 def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
-           bpp: float | None = None, psnr: float | None = None, arch: str = "latent",
-           **overrides) -> bytes:
+           bpp: float | None = None, psnr: float | None = None, quality: float | None = None,
+           arch: str = "latent", **overrides) -> bytes:
     """Fit, quantize and pack one uint8 (H, W, C) or (H, W) image; returns the .prc bytes.
 
     ``arch="latent"`` writes format v2 (the rate follows the settings' lam,
-    or ``bpp``); ``arch="siren"`` writes v1, whose rate follows k, or
-    ``bpp`` or ``psnr`` (see pranc_codec.rate). A RateNote warning says when
-    a target is out of reach.
+    or ``quality``, or a target ``bpp`` or ``psnr``); ``arch="siren"`` writes
+    v1, whose rate follows k, or ``bpp`` or ``psnr`` (see pranc_codec.rate).
+    A RateNote warning says when a target is out of reach.
     """
     if image.ndim == 2:
         image = image[:, :, None]
@@ -48,15 +48,22 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
         if bpp is not None and overrides.get(rate_setting) is not None:
             raise ValueError(f"give {rate_setting} or a target bpp, not both: the target "
                              f"chooses {rate_setting}")
+    for name, value in (("bpp", bpp), ("psnr", psnr), ("lam", overrides.get("lam"))):
+        if quality is not None and value is not None:
+            raise ValueError(f"give quality or {name}, not both: each sets the rate")
+    if quality is not None:
+        if arch != "latent":
+            raise ValueError("quality applies to the latent codec (--arch latent)")
+        overrides["lam"] = lam_for_quality(quality)
     settings = settings_for(preset, arch, **overrides)
     # Imported here, not at the top: torch is needed to encode, and only to encode.
     if arch == "latent":
         from . import latent_encoder
 
-        if psnr is not None:
-            raise ValueError("--psnr is not available for the latent codec yet; use --bpp")
         if bpp is not None:
             return latent_encoder.encode_to_bpp(image, settings, bpp, progress)
+        if psnr is not None:
+            return latent_encoder.encode_to_psnr(image, settings, psnr, progress)
         return latent_encoder.encode_image(image, settings, progress)
     from . import encoder, rate
 

@@ -5,7 +5,8 @@ rate-distortion -> quantization-aware fine-tuning at those steps -> pack:
 the coefficients are range-coded as v1's, the integer weights rebuilt
 exactly as the decoder will (``netweights``), and every latent grid coded
 with the fixed-point entropy model the decoder runs (``entropy_model``).
-``encode_to_bpp`` aims at a file size by choosing lambda.
+``encode_to_bpp`` aims at a file size, ``encode_to_psnr`` at a quality, by
+choosing lambda.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import container, entropy, entropy_model, netweights
+from . import container, entropy, entropy_model, latent_decoder, netweights
 from .container import FileV2, Head, NetGroup
 from .entropy_model import ArmShape
 from .errors import RateNote
@@ -25,6 +26,7 @@ from .fit import fake_quantize
 from .latent_decoder import Architecture
 from .latent_fit import LatentFit, Schedule
 from .latents import LATENT_MAX
+from .metrics import psnr
 from .netweights import MAX_STEP_EXP, MIN_STEP_EXP, IntGroup
 from .settings import LatentSettings
 from .synthesis import SynthesisShape
@@ -37,7 +39,12 @@ STEP_SEARCH = (-2, 1)
 LAMBDA_BPP = ((3e-1, 0.0324), (1e-1, 0.0563), (3e-2, 0.166), (1e-2, 0.387), (3e-3, 0.566),
               (1e-3, 0.703))
 BPP_SLOPE = -0.35
-REFINE_SLOPE = -0.7  # a secant step's slope until two files measure one
+REFINE_SLOPE = -0.7  # a secant step's slope (log bpp per log lambda) until two files measure one
+# --psnr: dB per log lambda until two files measure one (kodim05: -2.15), and
+# how far above the target a refit aims.
+DB_PER_LOG_LAMBDA = -2.0
+PSNR_MARGIN = 0.2
+PSNR_SLACK = 1.0  # a first fit clearing the target by more than this refits smaller
 AIM_ABOVE = 1.15  # the fit aims this far above the target; the dead zone trims the rest
 MAX_TRIM = 1.4  # the most the dead zone is asked to take off
 MAX_REFINES = 3
@@ -93,6 +100,9 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     """Fit from scratch: the main schedule, then the steps, then quantization-aware tuning."""
     arch = architecture(image, s)
     groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
+    if s.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {s.device} needs a CUDA GPU, and torch sees none "
+                         "(use a CPU preset)")
     torch.manual_seed(s.seed)
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)
@@ -175,6 +185,16 @@ def _nearest_deadzone(fitted: Fitted, target_bytes: float) -> bytes:
     return min(sizes.values(), key=lambda d: abs(len(d) - target_bytes))
 
 
+def _secant(lam: float, got: float, previous: tuple[float, float] | None, aim: float,
+            slope: float, slopes: tuple[float, float]) -> float:
+    """The next lambda: a secant step of ``got`` (log bpp or dB) against log lambda
+    towards ``aim``, the slope measured from the previous (lambda, got) where there is
+    one, else ``slope``; the slope is held within ``slopes``."""
+    if previous and previous[1] != got and previous[0] != lam:
+        slope = min(slopes[1], max(slopes[0], (got - previous[1]) / math.log(lam / previous[0])))
+    return float(np.clip(lam * math.exp((aim - got) / slope), 1e-7, 1e2))
+
+
 def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
                   progress: bool = False) -> bytes:
     """A file of about ``bpp`` bits per pixel.
@@ -196,11 +216,9 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     for _ in range(MAX_REFINES):
         if bpp * (1 - BPP_TOLERANCE) <= got <= bpp * MAX_TRIM:
             break
-        slope = REFINE_SLOPE
-        if previous and previous[1] != got and previous[0] != lam:
-            slope = min(-0.1, max(-2.0, math.log(got / previous[1]) / math.log(lam / previous[0])))
-        previous, lam = (lam, got), float(np.clip(lam * (bpp * AIM_ABOVE / got) ** (1 / slope),
-                                                  1e-7, 1e2))
+        previous, lam = (lam, math.log(got)), _secant(lam, math.log(got), previous,
+                                                      math.log(bpp * AIM_ABOVE), REFINE_SLOPE,
+                                                      (-2.0, -0.1))
         if progress:
             tqdm.write(f"rate control: {got:.4f} bpp, refining at lambda {lam:.3g}")
         fitted = finetune(fitted, lam, s.qat_fraction / 2, progress, refit_fraction=REFINE_FRACTION)
@@ -210,4 +228,53 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     if abs(reached - bpp) > 0.05 * bpp:
         warnings.warn(RateNote(f"{bpp} bpp is out of reach; the nearest file is "
                                f"{reached:.4f} bpp"), stacklevel=3)
+    return data
+
+
+def _psnr_of(image: np.ndarray, data: bytes) -> float:
+    return psnr(image, latent_decoder.decode(data))
+
+
+def encode_to_psnr(image: np.ndarray, s: LatentSettings, target: float,
+                   progress: bool = False) -> bytes:
+    """The smallest file found that decodes at ``target`` dB or more, or the best reachable.
+
+    One fit at the settings' lambda; while its file misses the target or
+    clears it by more than PSNR_SLACK, short fine-tunes at corrected lambdas
+    (secant steps on dB against log lambda, aiming PSNR_MARGIN above the
+    target); then, on the smallest file that clears the target, the widest
+    latent dead zone that still clears it (a search over packings, no refit).
+    """
+    if not 0 < target < math.inf:
+        raise ValueError(f"target PSNR must be a positive number of dB, got {target}")
+    lam, previous = s.lam, None
+    fitted = fit(image, s, lam, progress)
+    data = pack(fitted)
+    tried = [(fitted, data, _psnr_of(image, data))]
+    for _ in range(MAX_REFINES):
+        got = tried[-1][2]
+        if target <= got <= target + PSNR_SLACK:
+            break
+        previous, lam = (lam, got), _secant(lam, got, previous, target + PSNR_MARGIN,
+                                            DB_PER_LOG_LAMBDA, (-8.0, -0.3))
+        if progress:
+            tqdm.write(f"rate control: {got:.2f} dB, refining at lambda {lam:.3g}")
+        fitted = finetune(fitted, lam, s.qat_fraction / 2, progress, refit_fraction=REFINE_FRACTION)
+        data = pack(fitted)
+        tried.append((fitted, data, _psnr_of(image, data)))
+    clearing = [t for t in tried if t[2] >= target]
+    if not clearing:
+        best = max(tried, key=lambda t: t[2])
+        warnings.warn(RateNote(f"{target} dB is out of reach at this preset; the file decodes "
+                               f"at {best[2]:.2f} dB"), stacklevel=3)
+        return best[1]
+    fitted, data, _ = min(clearing, key=lambda t: len(t[1]))
+    lo, hi = 0.0, MAX_DEADZONE  # lo clears the target
+    for _ in range(DEADZONE_SEARCH):
+        mid = (lo + hi) / 2
+        candidate = pack(fitted, mid)
+        if _psnr_of(image, candidate) >= target:
+            lo, data = mid, min(data, candidate, key=len)
+        else:
+            hi = mid
     return data

@@ -144,21 +144,30 @@ class LatentFit:
                   for i, (g, c) in enumerate(zip(self.groups, coeffs))]
         return self.theta0 + torch.cat(deltas)
 
+    def synthesize(self, latents: list[torch.Tensor], theta_syn: torch.Tensor,
+                   pixels: tuple | None = None) -> torch.Tensor:
+        """The output (rows, cols, C) at the pixels selected by (rows, cols), slices
+        or index tensors, or of the whole image."""
+        rows, cols = pixels or (slice(None), slice(None))
+        feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
+        return synthesize(self.arch.synthesis, theta_syn, feats)
+
+    def latent_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor) -> torch.Tensor:
+        """Bits of all the latents under the entropy model."""
+        bits = latents[0].new_zeros(())
+        for g in latents:
+            mu, log2_scale = arm(self.arch.arm, theta_arm, contexts(g, self.arch.arm.context))
+            bits = bits + laplace_bits(g.reshape(-1), mu, log2_scale).sum()
+        return bits
+
     def forward(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor],
-                pixels: tuple | None = None):
-        """(output (rows, cols, C) of the pixels selected by (rows, cols), slices or
-        index tensors, or of the whole image; bits of all the latents) for
+                pixels: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output at ``pixels``, see synthesize; bits of all the latents) for
         quantized-or-noisy latents."""
         theta = self.theta(coeffs)
         n_syn = self.arch.synthesis.n_params
-        rows, cols = pixels or (slice(None), slice(None))
-        feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
-        out = synthesize(self.arch.synthesis, theta[:n_syn], feats)
-        bits = latents[0].new_zeros(())
-        for g in latents:
-            mu, log2_scale = arm(self.arch.arm, theta[n_syn:], contexts(g, self.arch.arm.context))
-            bits = bits + laplace_bits(g.reshape(-1), mu, log2_scale).sum()
-        return out, bits
+        return (self.synthesize(latents, theta[:n_syn], pixels),
+                self.latent_bits(latents, theta[n_syn:]))
 
     def quantized_latents(self, mode: str) -> list[torch.Tensor]:
         out = []

@@ -143,8 +143,21 @@ LATENT_PRESETS = {
     "fast": LatentSettings(iterations=200),
     "default": LatentSettings(),
     "best": LatentSettings(iterations=2500, stride=2),
+    # the long schedule latent codecs use, affordable on a GPU only
+    "gpu": LatentSettings(iterations=10000, stride=1, device="cuda"),
 }
 ARCHS = {"latent": LATENT_PRESETS, "siren": PRESETS}
+# --quality Q (0 to 100) is lambda on a log scale: every 25 is a tenth of the
+# rate weight; the default lambda, 0.01, is quality 37.
+QUALITY_LAM0 = 0.3
+QUALITY_DECADE = 25.0
+
+
+def lam_for_quality(quality: float) -> float:
+    """The rate weight lambda of a --quality value (larger: bigger, better files)."""
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be between 0 and 100, got {quality}")
+    return QUALITY_LAM0 * 10.0 ** (-quality / QUALITY_DECADE)
 
 
 def settings_for(preset: str = "default", arch: str = "latent", **overrides):

@@ -62,8 +62,9 @@ def test_latent_encode_info_decode(tmp_path, png, capsys):
 def test_options_of_the_other_arch_are_refused(tmp_path, png, capsys):
     assert main(["encode", str(png), str(tmp_path / "o.prc"), "--width", "16"]) == 1
     assert "--width only applies to the other --arch" in one_line_error(capsys)
-    assert main(["encode", str(png), str(tmp_path / "o.prc"), "--psnr", "30"]) == 1
-    assert "psnr" in one_line_error(capsys)
+    assert main(["encode", str(png), str(tmp_path / "o.prc"), "--arch", "siren",
+                 "--quality", "50"]) == 1
+    assert "--quality only applies to the other --arch" in one_line_error(capsys)
 
 
 def test_quiet_prints_nothing(tmp_path, png, capsys):
@@ -142,3 +143,14 @@ def test_help_and_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "pranc_codec", "decode"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2  # argparse usage error
+
+
+def test_gpu_preset_without_a_gpu_is_one_line(tmp_path, png, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    out = tmp_path / "g.prc"
+    assert main(["encode", str(png), str(out), "--preset", "gpu"]) == 1
+    assert "CUDA" in one_line_error(capsys)
+    assert not out.exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pranc_codec import codec, container, latent_decoder
+from pranc_codec import codec, container, latent_decoder, settings
 from pranc_codec.errors import PrcFormatError, RateNote
 from pranc_codec.metrics import psnr
 
@@ -109,6 +109,36 @@ def test_unreachable_bpp_is_noted(latent_tiny):
     image = np.zeros((8, 8, 3), dtype=np.uint8)
     with pytest.warns(RateNote, match="out of reach"):
         codec.encode(image, bpp=0.01, **{**latent_tiny, "iterations": 4})
+
+
+def test_psnr_target_is_cleared_with_a_smaller_file(encoded, latent_tiny):
+    image, data = encoded  # lam 1e-3
+    reached = psnr(image, codec.decode(data))
+    target = reached - 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RateNote)
+        aimed = codec.encode(image, psnr=target, **latent_tiny)
+    assert psnr(image, codec.decode(aimed)) >= target
+    assert len(aimed) < len(data)
+
+
+def test_unreachable_psnr_is_noted(latent_tiny):
+    image = np.random.default_rng(2).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    with pytest.warns(RateNote, match="out of reach"):
+        codec.encode(image, psnr=80.0, **{**latent_tiny, "iterations": 4})
+
+
+def test_quality_sets_lambda(encoded, latent_tiny):
+    image, _ = encoded
+    assert settings.lam_for_quality(0) > settings.lam_for_quality(37) > settings.lam_for_quality(100)
+    assert settings.lam_for_quality(37) == pytest.approx(settings.LatentSettings().lam, rel=0.05)
+    low, high = (codec.encode(image, quality=q, **latent_tiny) for q in (10, 80))
+    assert len(low) < len(high)
+    assert psnr(image, codec.decode(low)) < psnr(image, codec.decode(high))
+    for bad in (dict(quality=101), dict(quality=50, lam=0.1), dict(quality=50, bpp=0.5),
+                dict(quality=50, arch="siren")):
+        with pytest.raises(ValueError):
+            codec.encode(image, **{**latent_tiny, **bad})
 
 
 def test_version_2_reference_file_decodes():

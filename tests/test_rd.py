@@ -108,3 +108,18 @@ def test_points_parser():
     assert rd.parse_points(["pranc=k=1500,steps=3;k=2.5,preset=fast,direct_ends=False"]) == {
         "pranc": [{"k": 1500, "steps": 3},
                   {"k": 2.5, "preset": "fast", "direct_ends": False}]}
+
+
+def test_same_rate_comparison():
+    from benchmarks import report
+
+    def curve(*pts):
+        return [{"point": f"p{i}", "bpp": b, "psnr-rgb": q} for i, (b, q) in enumerate(pts)]
+
+    jpeg = curve((0.1, 20.0), (0.4, 26.0))
+    assert report.psnr_at(jpeg, 0.2) == pytest.approx(23.0)  # halfway in log rate
+    assert report.psnr_at(jpeg, 0.05) is None and report.psnr_at(jpeg, 0.5) is None
+    lines = report.same_rate_lines({"pranc": curve((0.05, 19.0), (0.2, 24.0)), "jpeg": jpeg},
+                                   "pranc")
+    assert "| p0 | 0.0500 | 19.00 |  |" in lines
+    assert "| p1 | 0.2000 | 24.00 | 23.00 (+1.00) |" in lines

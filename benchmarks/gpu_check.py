@@ -1,0 +1,110 @@
+"""Everything only a CUDA GPU shows, in one run of under 10 minutes.
+
+    python -m benchmarks.gpu_check [--images DIR] [--limit 4] [--iterations 10000]
+
+1. The Triton kernels compiled for the GPU against the CPU path: the v1
+   Gaussian basis and the v2 sign basis, dense and chunked groups, forward
+   and gradient (largest difference, relative to the values' size).
+2. The basis product's speed on the GPU (basis values per second).
+3. The ``gpu`` preset (``--iterations`` fit iterations on the whole image)
+   on the first ``--limit`` images: bpp, PSNR, encode seconds; every file is
+   decoded by the CPU decoder, as any user's would be.
+Exits 2 without a CUDA device, 1 if a kernel disagrees with the CPU path.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from pranc_codec import basis, codec
+from pranc_codec.groups import Group
+from pranc_codec.images import load_image
+from pranc_codec.metrics import psnr
+
+TOLERANCE = 1e-4  # float32 sums in another order
+GROUPS = [(10**5, 10**5, 1000), (10**5, 128, 16), (10**6, 64, 8)]  # size, chunk, rank
+
+
+def check_kernels() -> bool:
+    """Print the largest relative differences; True when all are within TOLERANCE."""
+    ok = True
+    key = basis.stream_key(7, 1)
+    for signs in (False, True):
+        for size, chunk, rank in GROUPS:
+            n_chunks = -(-size // chunk)
+            group = Group(0, size, chunk, rank, 0.5, signs=signs)
+            alpha = torch.randn(2, n_chunks * rank)
+            grad = torch.randn(2, size)
+            ref_f = basis.basis_forward(group, key, alpha, cache=False)
+            ref_b = basis.basis_backward(group, key, grad, cache=False)
+            got_f = basis.triton_forward(group, key, alpha.cuda()).cpu()
+            got_b = basis.triton_backward(group, key, grad.cuda()).cpu()
+            errs = [float((a - b).abs().max() / b.abs().max()) for a, b in
+                    ((got_f, ref_f), (got_b, ref_b))]
+            good = max(errs) <= TOLERANCE
+            ok &= good
+            print(f"{'signs' if signs else 'gaussian'} n={size} chunk={chunk} r={rank}: "
+                  f"forward {errs[0]:.1e}, gradient {errs[1]:.1e} {'ok' if good else 'DIFFERS'}")
+    return ok
+
+
+def time_kernels() -> None:
+    key = basis.stream_key(7, 1)
+    for size, chunk, rank in GROUPS:
+        group = Group(0, size, chunk, rank, 0.5, signs=True)
+        alpha = torch.randn(group.n_coeffs, device="cuda")
+        grad = torch.randn(size, device="cuda")
+        for name, fn in (("forward", lambda: basis.triton_forward(group, key, alpha)),
+                         ("gradient", lambda: basis.triton_backward(group, key, grad))):
+            fn()
+            times = []
+            for _ in range(10):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                fn()
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            rate = group.n_basis_values / statistics.median(times)
+            print(f"n={size} chunk={chunk} r={rank} {name}: {rate / 1e9:.2f} billion basis "
+                  "values per second")
+
+
+def run_preset(images: list[Path], iterations: int) -> None:
+    print("| image | bpp | PSNR (dB) | encode (s) |\n|---|---|---|---|")
+    for path in images:
+        image, _ = load_image(str(path))
+        start = time.perf_counter()
+        data = codec.encode(image, preset="gpu", iterations=iterations)
+        seconds = time.perf_counter() - start
+        bpp = len(data) * 8 / (image.shape[0] * image.shape[1])
+        print(f"| {path.stem} | {bpp:.4f} | {psnr(image, codec.decode(data)):.2f} | "
+              f"{seconds:.0f} |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=Path("../shared/data/kodak"))
+    parser.add_argument("--limit", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=10000)
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here")
+        return 2
+    print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}")
+    ok = check_kernels()
+    time_kernels()
+    images = sorted(p for p in args.images.glob("*.png"))[:args.limit]
+    if images:
+        run_preset(images, args.iterations)
+    else:
+        print(f"no images in {args.images}; the preset run is skipped")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
