@@ -32,8 +32,8 @@ VARIANTS = {
     "larger PRANC synthesis (64 wide)": {"syn_width": 64},
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 24 neighbours, 32 wide": {"arm_context": 24, "arm_width": 32},
-    "whole image per iteration (stride 1), same time": {"stride": 1, "iterations": 150},
-    "stride 2, same time": {"stride": 2, "iterations": 400},
+    "whole image per iteration (stride 1), 150 iterations": {"stride": 1, "iterations": 150},
+    "stride 2, 400 iterations": {"stride": 2, "iterations": 400},
     "1/4 iterations": {"iterations": 150},
     "4x iterations": {"iterations": 2400},
 }

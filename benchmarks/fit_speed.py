@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from .kernel_bench import median_seconds
 
 SIZE = (768, 512)  # width, height: a Kodak landscape image
 
@@ -39,16 +40,6 @@ def sample_image(path: str | None) -> np.ndarray:
     from skimage.data import chelsea
 
     return np.asarray(Image.fromarray(chelsea()).resize(SIZE, Image.BICUBIC))
-
-
-def _median_seconds(step, repeats: int) -> float:
-    step()  # warm-up: allocations, numba and torch caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
@@ -66,7 +57,7 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
     lf = LatentFit(image, arch, groups, s.seed, s.l0)
     steps = [2.0**-8] * len(groups)
     schedule = Schedule(iterations, s.lr, s.lr_latent, stride=s.stride)
-    out = {"iteration": _median_seconds(lambda: lf.train(schedule, s.lam, steps), repeats)
+    out = {"iteration": median_seconds(lambda: lf.train(schedule, s.lam, steps), repeats)
            / iterations}
     if not parts:
         return out
@@ -90,10 +81,10 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
     opt = torch.optim.Adam([{"params": latents}] + [{"params": [c]} for c in coeffs])
     for t in latents + coeffs:
         t.grad = torch.randn_like(t)
-    out.update({"basis product": _median_seconds(basis_product, repeats),
-                "synthesis": _median_seconds(synthesis, repeats),
-                "entropy model": _median_seconds(entropy_model, repeats)})
-    out["optimizer"] = _median_seconds(opt.step, repeats)
+    out.update({"basis product": median_seconds(basis_product, repeats),
+                "synthesis": median_seconds(synthesis, repeats),
+                "entropy model": median_seconds(entropy_model, repeats)})
+    out["optimizer"] = median_seconds(opt.step, repeats)
     return out
 
 

@@ -37,7 +37,7 @@ CASES = [(n, "dense", k) for n in (10**4, 10**5, 10**6) for k in (10**3, 10**4)]
         [(n, "chunked", r) for n in (10**4, 10**5, 10**6) for r in (4, 16)]
 
 
-def _time(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int) -> float:
     fn()  # warm-up (and, for the cached path, fills the cache)
     times = []
     for _ in range(repeats):
@@ -61,7 +61,7 @@ def measure(group: Group, path: str, repeats: int,
     key = basis.stream_key(1, 1)
     values = group.n_basis_values
     if path == "decoder":
-        return values / _time(lambda: groups.forward(group, key, alpha.numpy()), repeats), None
+        return values / median_seconds(lambda: groups.forward(group, key, alpha.numpy()), repeats), None
     if path == "triton":
         fwd = lambda: (basis.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
         bwd = lambda: (basis.triton_backward(group, key, grad), _sync(device))  # noqa: E731
@@ -73,7 +73,7 @@ def measure(group: Group, path: str, repeats: int,
         cache = path != "torch"
         fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731
         bwd = lambda: basis.basis_backward(group, key, grad, cache)  # noqa: E731
-    result = values / _time(fwd, repeats), values / _time(bwd, repeats)
+    result = values / median_seconds(fwd, repeats), values / median_seconds(bwd, repeats)
     basis.CACHE.clear()
     return result
 
@@ -82,8 +82,8 @@ def generators(threads: int, n: int = 1 << 22) -> None:
     """Print the compiled kernel's and the torch reference's randn rates."""
     k0, k1 = philox.split_key(basis.stream_key(1, 1))
     offsets = torch.arange(n, dtype=torch.int64)
-    compiled = _time(lambda: philox_cpu.randn(k0, k1, 0, n, threads, compiled=True), 5)
-    reference = _time(lambda: philox.randn(basis.stream_key(1, 1), offsets), 5)
+    compiled = median_seconds(lambda: philox_cpu.randn(k0, k1, 0, n, threads, compiled=True), 5)
+    reference = median_seconds(lambda: philox.randn(basis.stream_key(1, 1), offsets), 5)
     print(f"randn alone, {n} values: compiled kernel {n / compiled / 1e6:.1f}, "
           f"torch reference {n / reference / 1e6:.1f} million per second")
 
