@@ -14,7 +14,6 @@ Exits 2 without a CUDA device, 1 if a kernel disagrees with the CPU path.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ from pranc_codec import basis, codec
 from pranc_codec.groups import Group
 from pranc_codec.images import load_image
 from pranc_codec.metrics import psnr
+
+from .kernel_bench import median_seconds
 
 TOLERANCE = 1e-4  # float32 sums in another order
 GROUPS = [(10**5, 10**5, 1000), (10**5, 128, 16), (10**6, 64, 8)]  # size, chunk, rank
@@ -61,15 +62,8 @@ def time_kernels() -> None:
         grad = torch.randn(size, device="cuda")
         for name, fn in (("forward", lambda: basis.triton_forward(group, key, alpha)),
                          ("gradient", lambda: basis.triton_backward(group, key, grad))):
-            fn()
-            times = []
-            for _ in range(10):
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-                fn()
-                torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-            rate = group.n_basis_values / statistics.median(times)
+            seconds = median_seconds(lambda: (fn(), torch.cuda.synchronize()), 10)
+            rate = group.n_basis_values / seconds
             print(f"n={size} chunk={chunk} r={rank} {name}: {rate / 1e9:.2f} billion basis "
                   "values per second")
 

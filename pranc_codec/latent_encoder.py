@@ -11,6 +11,7 @@ choosing lambda.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import warnings
 from dataclasses import dataclass, replace
 
@@ -118,15 +119,16 @@ def finetune(fitted: Fitted, lam: float, fraction: float, progress: bool = False
     s, lf = fitted.settings, fitted.fit
     if refit_fraction:
         n = max(1, int(s.iterations * refit_fraction))
-        lf.train(Schedule(n, s.lr * 0.3, s.lr_latent * 0.3, warmup=0.1, stride=s.stride), lam, [2.0**-8] * len(lf.groups),
-                 quant="ste", progress=progress, desc=f"lambda {lam:.2e}")
+        lf.train(Schedule(n, s.lr * 0.3, s.lr_latent * 0.3, warmup=0.1, stride=s.stride), lam,
+                 [2.0**-8] * len(lf.groups), quant="ste", progress=progress,
+                 desc=f"lambda {lam:.2e}")
     exps = choose_steps(lf, lam)
     n = int(s.iterations * fraction)
     if n:
-        lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, stride=s.stride), lam, [2.0**e for e in exps],
+        lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, stride=s.stride), lam,
+                 [2.0**e for e in exps],
                  coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
-                 quant="ste",
-                 progress=progress, desc="quantization-aware")
+                 quant="ste", progress=progress, desc="quantization-aware")
     return Fitted(lf, s, exps)
 
 
@@ -173,16 +175,17 @@ def lam_for_bpp(bpp: float) -> float:
     return float(np.exp(np.interp(x, rates, lams)))
 
 
-def _nearest_deadzone(fitted: Fitted, target_bytes: float) -> bytes:
-    """The file nearest target_bytes over dead zones 0 .. MAX_DEADZONE (size falls as it grows)."""
-    sizes = {0.0: pack(fitted)}
+def _deadzone_search(fitted: Fitted, widen: Callable[[bytes], bool]) -> dict[float, bytes]:
+    """Files packed over a bisection of the latent dead zone in 0 .. MAX_DEADZONE,
+    widening while ``widen(file)`` holds (size and quality fall as it grows)."""
+    files = {0.0: pack(fitted)}
     lo, hi = 0.0, MAX_DEADZONE
-    if len(sizes[0.0]) > target_bytes:
+    if widen(files[0.0]):
         for _ in range(DEADZONE_SEARCH):
             mid = (lo + hi) / 2
-            sizes[mid] = pack(fitted, mid)
-            lo, hi = (lo, mid) if len(sizes[mid]) <= target_bytes else (mid, hi)
-    return min(sizes.values(), key=lambda d: abs(len(d) - target_bytes))
+            files[mid] = pack(fitted, mid)
+            lo, hi = (mid, hi) if widen(files[mid]) else (lo, mid)
+    return files
 
 
 def _secant(lam: float, got: float, previous: tuple[float, float] | None, aim: float,
@@ -223,7 +226,8 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
             tqdm.write(f"rate control: {got:.4f} bpp, refining at lambda {lam:.3g}")
         fitted = finetune(fitted, lam, s.qat_fraction / 2, progress, refit_fraction=REFINE_FRACTION)
         got = len(pack(fitted)) * 8 / pixels
-    data = _nearest_deadzone(fitted, target)
+    files = _deadzone_search(fitted, lambda d: len(d) > target)
+    data = min(files.values(), key=lambda d: abs(len(d) - target))
     reached = len(data) * 8 / pixels
     if abs(reached - bpp) > 0.05 * bpp:
         warnings.warn(RateNote(f"{bpp} bpp is out of reach; the nearest file is "
@@ -268,13 +272,14 @@ def encode_to_psnr(image: np.ndarray, s: LatentSettings, target: float,
         warnings.warn(RateNote(f"{target} dB is out of reach at this preset; the file decodes "
                                f"at {best[2]:.2f} dB"), stacklevel=3)
         return best[1]
+    # finetune changes the fit in place: the chosen file is kept, as the dead
+    # zone's packings of an earlier fit's object may be of a later state
     fitted, data, _ = min(clearing, key=lambda t: len(t[1]))
-    lo, hi = 0.0, MAX_DEADZONE  # lo clears the target
-    for _ in range(DEADZONE_SEARCH):
-        mid = (lo + hi) / 2
-        candidate = pack(fitted, mid)
-        if _psnr_of(image, candidate) >= target:
-            lo, data = mid, min(data, candidate, key=len)
-        else:
-            hi = mid
-    return data
+    clears = {}  # file -> whether it decodes at the target or more
+
+    def widen(data: bytes) -> bool:
+        clears[data] = _psnr_of(image, data) >= target
+        return clears[data]
+
+    files = _deadzone_search(fitted, widen)
+    return min([data] + [d for d in files.values() if clears[d]], key=len)

@@ -9,8 +9,9 @@ rounding; the learning rate follows a warm-up and a cosine decay. Each
 iteration may measure the distortion on every s-th row and column at a
 random offset (an unbiased estimate at 1/s^2 of the cost that still gives
 every latent a gradient, which a random window does not: a window measured
-about 1.5 dB worse for the same time) while the rate counts every latent. The same module holds the float versions of the decoder's
-networks, which the tests hold to the numpy decoder.
+about 1.5 dB worse for the same time) while the rate counts every latent.
+The same module holds the float versions of the decoder's networks, which
+the tests hold to the numpy decoder.
 """
 from __future__ import annotations
 
@@ -49,8 +50,7 @@ class Upsampler:
 
         self.rows, self.cols = axis(height, rows), axis(width, cols)
 
-    def __call__(self, grid: torch.Tensor, rows: slice | torch.Tensor,
-                 cols: slice | torch.Tensor) -> torch.Tensor:
+    def __call__(self, grid: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
         y0, y1, fy = (t[rows] for t in self.rows)
         x0, x1, fx = (t[cols] for t in self.cols)
         rows = torch.lerp(grid[y0], grid[y1], fy)
@@ -145,9 +145,9 @@ class LatentFit:
         return self.theta0 + torch.cat(deltas)
 
     def synthesize(self, latents: list[torch.Tensor], theta_syn: torch.Tensor,
-                   pixels: tuple | None = None) -> torch.Tensor:
-        """The output (rows, cols, C) at the pixels selected by (rows, cols), slices
-        or index tensors, or of the whole image."""
+                   pixels: tuple[slice, slice] | None = None) -> torch.Tensor:
+        """The output (rows, cols, C) at the pixels selected by the (rows, cols)
+        slices, or of the whole image."""
         rows, cols = pixels or (slice(None), slice(None))
         feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
         return synthesize(self.arch.synthesis, theta_syn, feats)
@@ -161,7 +161,7 @@ class LatentFit:
         return bits
 
     def forward(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor],
-                pixels: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                pixels: tuple[slice, slice] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(output at ``pixels``, see synthesize; bits of all the latents) for
         quantized-or-noisy latents."""
         theta = self.theta(coeffs)
