@@ -109,12 +109,20 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log2_scale: torch.Tensor) ->
     return -torch.log2(p.clamp_min(MIN_PROBABILITY))
 
 
+def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
+    """A differentiable rounding that tends to round() as the temperature falls
+    (Agustsson and Theis, 2020)."""
+    r = y - torch.floor(y) - 0.5
+    return torch.floor(y) + 0.5 + torch.tanh(r / temperature) / (2 * math.tanh(0.5 / temperature))
+
+
 @dataclass(frozen=True)
 class Schedule:
     iterations: int
     lr: float = 1e-2  # the networks' coefficients (over sqrt(rank) for a basis group)
     lr_latent: float = 0.1  # latents move by about this much a step: few steps need many
     noise_fraction: float = 0.7  # then straight-through rounding
+    soft: tuple[float, float] | None = None  # soft-round temperatures, first and last, of the noise phase
     warmup: float = 0.02
     final_lr: float = 0.01
     ste_lr_scale: float = 0.3
@@ -169,11 +177,14 @@ class LatentFit:
         return (self.synthesize(latents, theta[:n_syn], pixels),
                 self.latent_bits(latents, theta[n_syn:]))
 
-    def quantized_latents(self, mode: str) -> list[torch.Tensor]:
+    def quantized_latents(self, mode: str, temperature: float = 0.0) -> list[torch.Tensor]:
         out = []
         for y in self.latents:
             y = y.clamp(-LATENT_MAX, LATENT_MAX)
-            if mode == "noise":
+            if mode == "soft":
+                out.append(soft_round(soft_round(y, temperature) + torch.rand_like(y) - 0.5,
+                                      temperature))
+            elif mode == "noise":
                 out.append(y + torch.rand_like(y) - 0.5)
             elif mode == "ste":
                 out.append(y + (torch.round(y) - y).detach())
@@ -208,13 +219,17 @@ class LatentFit:
         for it in bar:
             factor = lr_factor(it, total, schedule)
             mode = quant or ("noise" if it < schedule.noise_fraction * total else "ste")
+            temperature = 0.0
+            if mode == "noise" and schedule.soft:
+                t0, t1 = schedule.soft
+                mode, temperature = "soft", t0 + (t1 - t0) * it / (schedule.noise_fraction * total)
             if quant is None and mode == "ste":
                 factor *= schedule.ste_lr_scale
             for group, peak in zip(opt.param_groups, peaks):
                 group["lr"] = peak * factor
             used = coeff_transform(coeffs) if coeff_transform else coeffs
             rows, cols = self.sample_pixels(schedule.stride, gen)
-            out, bits = self.forward(self.quantized_latents(mode), used, (rows, cols))
+            out, bits = self.forward(self.quantized_latents(mode, temperature), used, (rows, cols))
             mse = torch.mean((out - self.target[rows][:, cols]) ** 2)
             loss = mse + lam * (bits + self.coeff_bits(used, steps)) / pixels
             opt.zero_grad(set_to_none=True)
