@@ -10,10 +10,12 @@ backward, on its own: the basis product (theta from the coefficients), the
 synthesis (upsampling, network and MSE on the preset's pixel sample), the
 entropy model (contexts, network and bits of every latent) and the
 optimizer (one Adam step). Then the whole iteration again while one other
-CPU-bound process runs, under OpenMP's default wait policy and under
-``OMP_WAIT_POLICY=PASSIVE`` (what ``pranc-codec`` sets unless the
-environment says otherwise). OpenMP reads the policy when it starts, so
-every configuration runs in a fresh process.
+CPU-bound process runs: under OpenMP's default wait policy (threads spin),
+under ``OMP_WAIT_POLICY=PASSIVE``, and as shipped (``pranc_codec`` chooses
+PASSIVE on import when the machine is busy, see ``pranc_codec.wait_policy``);
+and alone under PASSIVE. OpenMP reads the policy when torch loads it, so
+every configuration runs in a fresh process; the "alone" columns are as
+shipped.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import time
 
 import numpy as np
 
-from .kernel_bench import median_seconds
+from .timing import median_seconds
 
 SIZE = (768, 512)  # width, height: a Kodak landscape image
 
@@ -88,15 +90,17 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
     return out
 
 
-def _child(args: argparse.Namespace, preset: str, parts: bool, policy: str | None) -> dict:
-    """One measurement in a fresh process, with OMP_WAIT_POLICY set to ``policy``
-    or unset (OpenMP's default)."""
+def _child(args: argparse.Namespace, preset: str, parts: bool, policy: str) -> dict:
+    """One measurement in a fresh process, with OMP_WAIT_POLICY set to ``policy``,
+    or unset: "default" (torch loaded first, so OpenMP's default) or "shipped"
+    (pranc_codec loaded first, so its choice)."""
     cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child", preset,
            "--iterations", str(args.iterations), "--repeats", str(args.repeats)]
     cmd += ["--image", args.image] if args.image else []
     cmd += ["--parts"] if parts else []
+    cmd += ["--shipped"] if policy == "shipped" else []
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if policy:
+    if policy not in ("default", "shipped"):
         env["OMP_WAIT_POLICY"] = policy
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -112,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the runs beside a CPU-bound process")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--parts", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shipped", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.shipped:
+        import pranc_codec  # noqa: F401  (before torch: it chooses the wait policy)
+    else:
+        import torch  # noqa: F401  (before pranc_codec: OpenMP's default policy)
     image = sample_image(args.image)
     if args.child:
         print(json.dumps(measure(args.child, image, args.iterations, args.repeats, args.parts)))
@@ -122,16 +131,17 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.repeats} timings of {args.iterations} iterations; ms per iteration\n")
     cols = ["alone", "basis product", "synthesis", "entropy model", "optimizer"]
     if not args.no_busy:
-        cols += ["busy (default wait)", "busy (PASSIVE)", "alone (PASSIVE)"]
+        cols += ["busy (default wait)", "busy (PASSIVE)", "busy (as shipped)", "alone (PASSIVE)"]
     print("| preset | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for preset in args.presets.split(","):
-        alone = _child(args, preset, True, None)
+        alone = _child(args, preset, True, "shipped")
         row = [alone["iteration"]] + [alone[k] for k in cols[1:5]]
         if not args.no_busy:
             busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             try:
-                row += [_child(args, preset, False, p)["iteration"] for p in (None, "PASSIVE")]
+                row += [_child(args, preset, False, p)["iteration"]
+                        for p in ("default", "PASSIVE", "shipped")]
             finally:
                 busy.kill()
                 busy.wait()

@@ -28,7 +28,7 @@ from pranc_codec.groups import Group
 from pranc_codec.images import load_image
 from pranc_codec.metrics import psnr
 
-from .kernel_bench import median_seconds
+from .timing import median_seconds
 
 TOLERANCE = 1e-4  # float32 sums in another order
 GROUPS = [(10**5, 10**5, 1000), (10**5, 128, 16), (10**6, 64, 8)]  # size, chunk, rank

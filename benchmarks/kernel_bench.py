@@ -22,8 +22,6 @@ lanes per SM per clock).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
@@ -31,20 +29,12 @@ from pranc_codec import basis, groups, philox
 from pranc_codec.kernels import philox_cpu
 from pranc_codec.basis import Group
 
+from .timing import median_seconds
+
 PHILOX_MULTIPLIES_PER_VALUE = 40
 
 CASES = [(n, "dense", k) for n in (10**4, 10**5, 10**6) for k in (10**3, 10**4)] + \
         [(n, "chunked", r) for n in (10**4, 10**5, 10**6) for r in (4, 16)]
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up (and, for the cached path, fills the cache)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _sync(device: str) -> None:
