@@ -180,15 +180,16 @@ def bpp_slope(bpp: float) -> float:
     return float((rates[i] - rates[i - 1]) / (lams[i] - lams[i - 1]))
 
 
-def _deadzone_search(fitted: Fitted, widen: Callable[[bytes], bool]) -> dict[float, bytes]:
-    """Files packed over a bisection of the latent dead zone in 0 .. MAX_DEADZONE,
-    widening while ``widen(file)`` holds (size and quality fall as it grows)."""
-    files = {0.0: pack(fitted)}
+def _deadzone_search(tried: Tried, widen: Callable[[bytes], bool]) -> dict[float, bytes]:
+    """Files packed over a bisection of the latent dead zone in 0 .. MAX_DEADZONE
+    (0: the fit's own file), widening while ``widen(file)`` holds (size and
+    quality fall as it grows)."""
+    files = {0.0: tried.data}
     lo, hi = 0.0, MAX_DEADZONE
     if widen(files[0.0]):
         for _ in range(DEADZONE_SEARCH):
             mid = (lo + hi) / 2
-            files[mid] = pack(fitted, mid)
+            files[mid] = pack(tried.fitted, mid)
             lo, hi = (mid, hi) if widen(files[mid]) else (lo, mid)
     return files
 
@@ -269,7 +270,7 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     above = [t for t in tried if t.value >= math.log(bpp)]
     trimmable = [t for t in tried if low <= t.value <= high]
     best = min(trimmable or above or [max(tried, key=lambda t: t.value)], key=lambda t: t.value)
-    files = _deadzone_search(best.fitted, lambda d: len(d) > target)
+    files = _deadzone_search(best, lambda d: len(d) > target)
     data = min(files.values(), key=lambda d: abs(len(d) - target))
     reached = len(data) * 8 / pixels
     if abs(reached - bpp) > 0.05 * bpp:
@@ -303,11 +304,12 @@ def encode_to_psnr(image: np.ndarray, s: LatentSettings, target: float,
                                f"at {best.value:.2f} dB"), stacklevel=3)
         return best.data
     chosen = min(clearing, key=lambda t: len(t.data))
-    clears = {}  # file -> whether it decodes at the target or more
+    clears = {chosen.data: True}  # file -> whether it decodes at the target or more
 
     def widen(data: bytes) -> bool:
-        clears[data] = _psnr_of(image, data) >= target
+        if data not in clears:
+            clears[data] = _psnr_of(image, data) >= target
         return clears[data]
 
-    files = _deadzone_search(chosen.fitted, widen)
+    files = _deadzone_search(chosen, widen)
     return min([chosen.data] + [d for d in files.values() if clears[d]], key=len)

@@ -112,8 +112,8 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log2_scale: torch.Tensor) ->
 def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
     """A differentiable rounding that tends to round() as the temperature falls
     (Agustsson and Theis, 2020)."""
-    r = y - torch.floor(y) - 0.5
-    return torch.floor(y) + 0.5 + torch.tanh(r / temperature) / (2 * math.tanh(0.5 / temperature))
+    below = torch.floor(y)
+    return below + 0.5 + torch.tanh((y - below - 0.5) / temperature) / (2 * math.tanh(0.5 / temperature))
 
 
 @dataclass(frozen=True)
