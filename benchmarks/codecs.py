@@ -153,7 +153,7 @@ class Pranc(Codec):
     name = "pranc"
     description = ("PRANC v2 (this codec: latents decoded by PRANC-coded networks, default "
                    "preset, one fit per rate weight lambda)")
-    points = [{"lam": lam} for lam in (0.06, 0.025, 0.01, 0.004, 0.001, 0.0001)]
+    points = [{"lam": lam} for lam in (0.06, 0.025, 0.01, 0.004, 0.001)]
     expensive = True
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:

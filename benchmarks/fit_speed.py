@@ -51,9 +51,10 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
 
     from pranc_codec import latent_encoder, netweights
     from pranc_codec.latent_fit import LatentFit, Schedule
-    from pranc_codec.settings import settings_for
+    from pranc_codec.settings import grid_for, settings_for
 
     s = settings_for(preset, device="cpu")
+    s = grid_for(s, s.lam)  # the grid a file at the preset's lambda gets
     arch = latent_encoder.architecture(image, s)
     groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
     lf = LatentFit(image, arch, groups, s.seed, s.l0)

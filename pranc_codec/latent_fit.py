@@ -15,7 +15,9 @@ the tests hold to the numpy decoder.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -109,11 +111,13 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log2_scale: torch.Tensor) ->
     return -torch.log2(p.clamp_min(MIN_PROBABILITY))
 
 
-def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
+def soft_round(y: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tensor:
     """A differentiable rounding that tends to round() as the temperature falls
-    (Agustsson and Theis, 2020)."""
+    (Agustsson and Theis, 2020). A tensor temperature is read where it lies
+    (a CUDA graph replays with the value of the moment)."""
+    tanh = torch.tanh if isinstance(temperature, torch.Tensor) else math.tanh
     below = torch.floor(y)
-    return below + 0.5 + torch.tanh((y - below - 0.5) / temperature) / (2 * math.tanh(0.5 / temperature))
+    return below + 0.5 + torch.tanh((y - below - 0.5) / temperature) / (2 * tanh(0.5 / temperature))
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ class LatentFit:
         return (self.synthesize(latents, theta[:n_syn], pixels),
                 self.latent_bits(latents, theta[n_syn:]))
 
-    def quantized_latents(self, mode: str, temperature: float = 0.0) -> list[torch.Tensor]:
+    def quantized_latents(self, mode: str, temperature: float | torch.Tensor = 0.0) -> list[torch.Tensor]:
         out = []
         for y in self.latents:
             y = y.clamp(-LATENT_MAX, LATENT_MAX)
@@ -198,43 +202,83 @@ class LatentFit:
         total = coeffs[0].new_zeros(())
         for c, step in zip(coeffs, steps):
             b = c.detach().abs().mean().clamp_min(step / 2)
-            total = total + c.abs().sum() / (b * LN2) + c.numel() * math.log2(2 * float(b) / step)
+            total = total + c.abs().sum() / (b * LN2) + c.numel() * torch.log2(2 * b / step)
         return total
 
     def train(self, schedule: Schedule, lam: float, steps: list[float],
               coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
               quant: str | None = None, progress: bool = False, desc: str = "fit") -> float:
-        """Adam on latents and coefficients; returns the final loss."""
+        """Adam on latents and coefficients; returns the final loss.
+
+        On a GPU with the whole image per iteration (stride 1) each phase's
+        iteration is captured once as a CUDA graph and replayed: the eager
+        iteration is some 1,500 small kernel launches, bound by the CPU."""
         latents = [y.requires_grad_(True) for y in self.latents]
         coeffs = [c.requires_grad_(True) for c in self.coeffs]
-        net_groups = [{"params": [c], "lr": schedule.lr / math.sqrt(max(1, g.rank))}
-                      for c, g in zip(coeffs, self.groups)]
-        opt = torch.optim.Adam([{"params": latents, "lr": schedule.lr_latent}] + net_groups)
-        peaks = [group["lr"] for group in opt.param_groups]
+        graphs = self.device.type == "cuda" and schedule.stride == 1
+        # Tensor learning rates and temperature: a graph reads them where they
+        # lie, so the schedule changes them in place.
+        lr = [schedule.lr_latent] + [schedule.lr / math.sqrt(max(1, g.rank)) for g in self.groups]
+        lr = [torch.tensor(v, device=self.device) for v in lr] if graphs else lr
+        # fused: one kernel per group on a GPU
+        opt = torch.optim.Adam([{"params": latents, "lr": lr[0]}] +
+                               [{"params": [c], "lr": v} for c, v in zip(coeffs, lr[1:])],
+                               fused=self.device.type == "cuda", capturable=graphs)
+        peaks = [float(v) for v in lr]
+        temperature: float | torch.Tensor = torch.zeros((), device=self.device) if graphs else 0.0
         pixels = self.height * self.width
         total = schedule.iterations
-        bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
         gen = torch.Generator().manual_seed(total)
-        loss = torch.zeros(())
-        for it in bar:
-            factor = lr_factor(it, total, schedule)
-            mode = quant or ("noise" if it < schedule.noise_fraction * total else "ste")
-            temperature = 0.0
-            if mode == "noise" and schedule.soft:
-                t0, t1 = schedule.soft
-                mode, temperature = "soft", t0 + (t1 - t0) * it / (schedule.noise_fraction * total)
-            if quant is None and mode == "ste":
-                factor *= schedule.ste_lr_scale
-            for group, peak in zip(opt.param_groups, peaks):
-                group["lr"] = peak * factor
+
+        def step(mode: str, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
             used = coeff_transform(coeffs) if coeff_transform else coeffs
-            rows, cols = self.sample_pixels(schedule.stride, gen)
             out, bits = self.forward(self.quantized_latents(mode, temperature), used, (rows, cols))
             mse = torch.mean((out - self.target[rows][:, cols]) ** 2)
             loss = mse + lam * (bits + self.coeff_bits(used, steps)) / pixels
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            # detached: a kept autograd graph would tie the next capture to this stream
+            return loss.detach(), mse.detach(), bits.detach()
+
+        captured: dict[str, tuple[torch.cuda.CUDAGraph, tuple[torch.Tensor, ...]]] = {}
+        capture = graphs
+        bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
+        for it in bar:
+            factor = lr_factor(it, total, schedule)
+            mode = quant or ("noise" if it < schedule.noise_fraction * total else "ste")
+            if mode == "noise" and schedule.soft:
+                t0, t1 = schedule.soft
+                mode, value = "soft", t0 + (t1 - t0) * it / (schedule.noise_fraction * total)
+                temperature = temperature.fill_(value) if graphs else value
+            if quant is None and mode == "ste":
+                factor *= schedule.ste_lr_scale
+            for group, peak in zip(opt.param_groups, peaks):
+                if graphs:
+                    group["lr"].fill_(peak * factor)
+                else:
+                    group["lr"] = peak * factor
+            if mode in captured:
+                graph, (loss, mse, bits) = captured[mode]
+                graph.replay()
+            else:
+                # the first iteration of a phase runs eagerly (on a side stream,
+                # as capture wants: it creates the optimizer's state), then the
+                # next is captured
+                side = torch.cuda.Stream() if capture else None
+                with torch.cuda.stream(side) if capture else contextlib.nullcontext():
+                    loss, mse, bits = step(mode, *self.sample_pixels(schedule.stride, gen))
+                if capture:
+                    torch.cuda.current_stream().wait_stream(side)
+                    try:
+                        graph = torch.cuda.CUDAGraph()
+                        opt.zero_grad(set_to_none=True)
+                        with torch.cuda.graph(graph):
+                            outputs = step(mode, slice(None), slice(None))
+                        captured[mode] = graph, outputs
+                    except RuntimeError as e:
+                        warnings.warn(f"CUDA graph capture failed, the fit goes on without: {e}")
+                        capture = False
             if progress and (it % 10 == 0 or it == total - 1):
                 bar.set_postfix(psnr=f"{-10 * math.log10(max(mse.item(), 1e-12)):.2f}",
                                 bpp=f"{bits.item() / pixels:.3f}")

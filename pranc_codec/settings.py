@@ -94,7 +94,7 @@ class LatentSettings:
     lam: float = 1e-2  # rate weight: loss = MSE + lam * bits / pixels (larger: smaller files)
     iterations: int = 600
     seed: int = 0x5EED
-    l0: int = 1  # finest grid: 1/2^l0 of the image
+    l0: int | None = None  # finest grid: 1/2^l0 of the image (None: chosen by lam, grid_for)
     levels: int = 7
     syn_width: int = 40
     syn_layers: int = 2
@@ -108,9 +108,8 @@ class LatentSettings:
     lr: float = 4e-2  # networks
     lr_latent: float = 0.1
     # each iteration's distortion is measured on every stride-th row and
-    # column: stride 3 runs about 2x the iterations of the full image in the
-    # same time and measured better than either
-    stride: int = 3
+    # column (None: chosen with l0, grid_for)
+    stride: int | None = None
     qat_fraction: float = 0.1
     device: str = "cpu"
 
@@ -118,7 +117,7 @@ class LatentSettings:
         """ValueError naming the first setting a file could not carry or a fit could not use."""
         checks = [
             ("lam", 0 < self.lam < 1e3), ("iterations", self.iterations >= 1),
-            ("seed", 0 <= self.seed < 2**64), ("l0", 0 <= self.l0 <= container.MAX_L0),
+            ("seed", 0 <= self.seed < 2**64), ("l0", self.l0 is None or 0 <= self.l0 <= container.MAX_L0),
             ("levels", 1 <= self.levels <= container.MAX_LEVELS),
             ("syn_width", 1 <= self.syn_width <= container.MAX_SYN_WIDTH),
             ("syn_layers", 0 <= self.syn_layers <= container.MAX_SYN_LAYERS),
@@ -128,15 +127,43 @@ class LatentSettings:
             ("arm_layers", 0 <= self.arm_layers <= container.MAX_ARM_LAYERS),
             ("coeff_ratio", 0 < self.coeff_ratio), ("chunk", self.chunk >= 1),
             ("min_basis", self.min_basis >= 1), ("lr", self.lr > 0),
-            ("lr_latent", self.lr_latent > 0), ("stride", 1 <= self.stride <= 16),
+            ("lr_latent", self.lr_latent > 0), ("stride", self.stride is None or 1 <= self.stride <= 16),
             # a 3x3 layer needs neighbouring pixels, which a subsample lacks
-            ("stride", self.stride == 1 or self.syn_res == 0),
+            ("stride", self.syn_res == 0 or self.stride in (None, 1)),
             ("qat_fraction", 0 <= self.qat_fraction <= 1),
             ("device", self.device == "cpu" or self.device.startswith("cuda")),
         ]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"invalid setting {name} = {getattr(self, name)}")
+
+
+# Below this lambda the finest latent grid is the image's own resolution
+# (l0 0), above it half (l0 1): on kodim05 and kodim01 the full-resolution
+# grid reached 1 to 2 bpp and 28.8 to 33 dB where the half-resolution one
+# saturated near 0.7 bpp and 26.6 dB (kodim05), and cost it more bits than it
+# gave below (benchmarks/README.md). A full-resolution grid is measured on
+# every second row and column, where a half-resolution one is on every
+# third (about 2x the iterations of the whole image in the same time, and
+# better than either); every latent still gets a gradient every few
+# iterations from the random offset.
+FULL_RES_LAM = 3e-3
+FULL_RES_GRID = (0, 2)  # (l0, stride)
+HALF_RES_GRID = (1, 3)
+
+
+def with_grid(s: LatentSettings, full_res: bool) -> LatentSettings:
+    """The settings with l0 and stride set where they are None: the full- or the
+    half-resolution grid (the whole image per iteration for 3x3 residual
+    layers, which need neighbours)."""
+    l0, stride = FULL_RES_GRID if full_res else HALF_RES_GRID
+    stride = 1 if s.syn_res else stride
+    return replace(s, l0=l0 if s.l0 is None else s.l0, stride=stride if s.stride is None else s.stride)
+
+
+def grid_for(s: LatentSettings, lam: float) -> LatentSettings:
+    """The settings with l0 and stride chosen for a rate weight where they are None."""
+    return with_grid(s, lam <= FULL_RES_LAM)
 
 
 LATENT_PRESETS = {

@@ -149,3 +149,18 @@ def test_version_2_reference_file_decodes():
     expected = np.asarray(Image.open(DATA / "v2_24x20.png"))
     diff = np.abs(decoded.astype(int) - expected.astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+
+
+def test_grid_follows_lambda_unless_set():
+    s, lam = settings.settings_for(), settings.FULL_RES_LAM
+    assert (settings.grid_for(s, lam).l0, settings.grid_for(s, lam).stride) == (0, 2)
+    assert (settings.grid_for(s, 2 * lam).l0, settings.grid_for(s, 2 * lam).stride) == (1, 3)
+    assert settings.grid_for(settings.settings_for(l0=2, stride=1), lam).l0 == 2
+    assert settings.grid_for(settings.settings_for(syn_res=1), 1.0).stride == 1
+
+
+def test_small_lambda_writes_a_full_resolution_grid(photo, latent_tiny):
+    for lam, l0 in ((settings.FULL_RES_LAM, 0), (2 * settings.FULL_RES_LAM, 1)):
+        data = codec.encode(photo, lam=lam, **{**latent_tiny, "iterations": 4})
+        assert container.unpack(data).head.l0 == l0
+        assert codec.decode(data).shape == photo.shape
