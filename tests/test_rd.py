@@ -123,3 +123,16 @@ def test_same_rate_comparison():
                                    "pranc")
     assert "| p0 | 0.0500 | 19.00 |  |" in lines
     assert "| p1 | 0.2000 | 24.00 | 23.00 (+1.00) |" in lines
+
+
+def test_rate_control_lists_every_image_and_resumes(images, tmp_path, monkeypatch):
+    from benchmarks import rate_control
+
+    args = ["--images", str(images), "--out", str(tmp_path / "rc"), "--targets", "8",
+            "--preset", "fast"]
+    assert rate_control.main(args) == 0
+    text = (tmp_path / "rc" / "rate_control.md").read_text()
+    assert "| a | 8.0 |" in text and "| b | 8.0 |" in text
+    assert "| 8.0 | 2 |" in text  # the summary row
+    monkeypatch.setattr(rate_control, "measure", lambda *a: pytest.fail("not resumed"))
+    assert rate_control.main(args) == 0
