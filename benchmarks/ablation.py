@@ -23,7 +23,7 @@ from pranc_codec import container
 from pranc_codec.images import write_atomic
 
 from .codecs import Pranc, label
-from .rd import Cache, list_images, measure
+from .rd import Cache, list_images
 
 # name -> settings changed from the default preset
 VARIANTS = {
@@ -72,11 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             point = {"bpp": rate, **VARIANTS[name]}
             rows, split = [], []
             for path in images:
-                row = cache.get(codec, path.stem, point)
-                if row is None:
-                    row, data = measure(codec, str(path), point)
-                    cache.put(row, data, keep_file=True)
-                rows.append(row)
+                rows.append(cache.measured(codec, path, point, keep_file=True))
                 split.append(section_bpp(cache.file(codec.name, path.stem, label(point))))
             mean = statistics.fmean
             lines.append(f"| {name} | {rate} | {mean(s[0] for s in split):.4f} | "

@@ -21,7 +21,7 @@ from pathlib import Path
 from pranc_codec.images import write_atomic
 
 from .codecs import Pranc
-from .rd import Cache, list_images, measure
+from .rd import Cache, list_images
 
 TOLERANCE = 0.05  # what --bpp promises where the target is reachable
 
@@ -45,10 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         point = {"bpp": target, "preset": args.preset}
         rows = []
         for path in images:
-            row = cache.get(codec, path.stem, point)
-            if row is None:
-                row, data = measure(codec, str(path), point)
-                cache.put(row, data, keep_file=False)
+            row = cache.measured(codec, path, point)
             rows.append(row)
             lines.append(f"| {row.image} | {target} | {row.bpp:.4f} | "
                          f"{100 * (row.bpp / target - 1):+.1f} % | {row.psnr:.2f} | {row.encode_s:.0f} |")

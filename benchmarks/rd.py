@@ -56,7 +56,7 @@ class Row:
 
 @lru_cache(maxsize=4)
 def _image(path: str) -> np.ndarray:
-    return load_image(path)[0]
+    return load_image(path).array
 
 
 def measure(codec: Codec, path: str, point: Point) -> tuple[Row, bytes]:
@@ -105,6 +105,14 @@ class Cache:
         table[row.point] = asdict(row)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+
+    def measured(self, codec: Codec, path: Path, point: Point, keep_file: bool = False) -> Row:
+        """The current cached row of an image at a point, or a new measurement, cached."""
+        row = self.get(codec, path.stem, point)
+        if row is None:
+            row, data = measure(codec, str(path), point)
+            self.put(row, data, keep_file)
+        return row
 
     def file(self, codec: str, image: str, point: str) -> bytes | None:
         path = self._file(codec, image, point)

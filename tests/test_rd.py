@@ -134,5 +134,5 @@ def test_rate_control_lists_every_image_and_resumes(images, tmp_path, monkeypatc
     text = (tmp_path / "rc" / "rate_control.md").read_text()
     assert "| a | 8.0 |" in text and "| b | 8.0 |" in text
     assert "| 8.0 | 2 |" in text  # the summary row
-    monkeypatch.setattr(rate_control, "measure", lambda *a: pytest.fail("not resumed"))
+    monkeypatch.setattr(rd, "measure", lambda *a: pytest.fail("not resumed"))
     assert rate_control.main(args) == 0
