@@ -26,7 +26,9 @@ setup(
     extras_require={
         # benchmarks/: plots and the Bjontegaard integrals
         "bench": ["matplotlib", "scipy"],
-        "test": ["pytest", "hypothesis", "matplotlib", "scipy"],
+        # pranc-codec batch --ray: files as tasks on a Ray cluster
+        "ray": ["ray"],
+        "test": ["pytest", "hypothesis", "matplotlib", "scipy", "ray"],
     },
     entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
 )

@@ -78,7 +78,7 @@ def run_preset(images: list[Path], iterations: int, budget: float) -> None:
         if time.perf_counter() - start_all + seconds > budget:
             print(f"stopped before {path.stem}: the --budget of {budget:.0f} s would be exceeded")
             break
-        image, _ = load_image(str(path))
+        image = load_image(path).array
         start = time.perf_counter()
         data = codec.encode(image, preset="gpu", iterations=iterations)
         seconds = time.perf_counter() - start

@@ -71,7 +71,7 @@ def comparison(codecs: list[Codec], images: list[Path], rows: list, cache, path:
     fig, axes = plt.subplots(len(images), len(codecs) + 1, squeeze=False,
                              figsize=(2.4 * (len(codecs) + 1), 3.0 * len(images)))
     for row_axes, image_path in zip(axes, images):
-        original = load_image(image_path)[0]
+        original = load_image(image_path).array
         stem = image_path.stem
         pranc = sorted((r for r in rows if r.codec == "pranc" and r.image == stem),
                        key=lambda r: r.bpp)

@@ -1,12 +1,15 @@
-"""The pranc-codec command line: encode, decode, info.
+"""The pranc-codec command line: encode, decode, info, batch.
 
 ``main(argv)`` returns the exit status, so tests (and ``python -m pranc_codec``)
 call it directly. Every failure a user can cause ends in one line on stderr and
-a non-zero status, never a traceback.
+a non-zero status, never a traceback. ``-`` as an input or output is standard
+input or output; reports then go to stderr, so a pipe carries only the file.
 """
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 import time
 import warnings
@@ -15,19 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, bitstream, codec, container, latent_decoder
+from . import __version__, batch, bitstream, codec, container, latent_decoder
 from .errors import ImageError, PrcError, RateNote
-from .images import load_image, png_bytes, write_atomic
+from .images import Loaded, check_writable, image_bytes, load_image, lossless_format, write_atomic
 from .metrics import ms_ssim, psnr
 from .settings import LATENT_PRESETS
 
 EXIT_ERROR = 1
+CORES = os.cpu_count() or 1
 # the encoder options each --arch takes (the others belong to the other arch)
 ARCH_OPTIONS = {"latent": {"lam", "quality", "iterations", "device", "seed"},
                 "siren": {"k", "steps", "width", "depth", "seed"}}
 
 
 def _read_bytes(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
@@ -36,58 +42,101 @@ def _read_bytes(path: str) -> bytes:
         raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def _write(path: str, data: bytes) -> None:
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomic(path, data)
+
+
+def _report(args: argparse.Namespace, line: str) -> None:
+    """A line for the user, unless --quiet: on stderr where stdout carries the file."""
+    if not args.quiet:
+        print(line, file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
+
+
 def _quality(original: np.ndarray, decoded: np.ndarray) -> str:
     score = ms_ssim(original, decoded)
     ms = "n/a (image too small)" if score is None else f"{score:.4f}"
     return f"PSNR {psnr(original, decoded):.2f} dB, MS-SSIM {ms}"
 
 
-def _encode(args: argparse.Namespace) -> int:
-    image, note = load_image(args.input)
-    if note and not args.quiet:
-        print(f"note: {note}", file=sys.stderr)
+def encoder_settings(args: argparse.Namespace) -> dict:
+    """The keyword arguments of codec.encode that the encoder options give."""
     own, other = ARCH_OPTIONS[args.arch], ARCH_OPTIONS["siren" if args.arch == "latent" else "latent"]
     stray = [f"--{name}" for name in other - own if getattr(args, name) is not None]
     if stray:
         raise ValueError(f"{', '.join(stray)} only applies to the other --arch")
-    overrides = {name: getattr(args, name) for name in own - {"quality"}}
+    return dict(preset=args.preset, bpp=args.bpp, psnr=args.psnr, quality=args.quality,
+                arch=args.arch, **{name: getattr(args, name) for name in own - {"quality"}})
+
+
+def metadata_kept(loaded: Loaded, args: argparse.Namespace) -> dict[str, bytes]:
+    """The icc and exif arguments of codec.encode: the image's, unless --strip or
+    format v1 (which holds none: a note says so)."""
+    if args.strip or not (loaded.icc or loaded.exif):
+        return {}
+    if args.arch == "siren":
+        if not args.quiet:
+            print("note: format v1 (--arch siren) keeps no colour profile or EXIF",
+                  file=sys.stderr)
+        return {}
+    return {"icc": loaded.icc, "exif": loaded.exif}
+
+
+def _encode(args: argparse.Namespace) -> int:
+    settings = encoder_settings(args)
+    codec.encoder_settings(**settings)  # a bad setting fails here, before the fit
+    if args.output != "-":
+        check_writable(args.output)  # before the fit, not after it
+    name = "<stdin>" if args.input == "-" else args.input
+    loaded = load_image(io.BytesIO(_read_bytes("-")) if args.input == "-" else args.input, name)
+    if loaded.note and not args.quiet:
+        print(f"note: {loaded.note}", file=sys.stderr)
+    # a bar redraws in place on a terminal; a log gets one line per stage instead
+    bar = not args.quiet and sys.stderr.isatty()
+    if not args.quiet and not bar:
+        print(f"{name}: fitting ({args.preset} preset)", file=sys.stderr, flush=True)
+    keep = metadata_kept(loaded, args)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", RateNote)
-        data = codec.encode(image, preset=args.preset, progress=not args.quiet, bpp=args.bpp,
-                            psnr=args.psnr, quality=args.quality, arch=args.arch,
-                            **overrides)
+        data = codec.encode(loaded.array, progress=bar, **settings, **keep)
     encode_s = time.perf_counter() - start
     if not args.quiet:
         for n in notes:
             print(f"note: {n.message}", file=sys.stderr)
-    write_atomic(args.output, data)
+    _write(args.output, data)
+    # Report the quality of what a decoder will see: decode our own bitstream.
     if not args.quiet:
-        # Report the quality of what a decoder will see: decode our own bitstream.
         start = time.perf_counter()
         decoded = codec.decode(data)
         decode_s = time.perf_counter() - start
-        h, w = image.shape[:2]
-        print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp, "
-              f"{_quality(image, decoded)}, encode {encode_s:.1f} s, decode {decode_s:.2f} s")
+        h, w = loaded.array.shape[:2]
+        _report(args, f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp, "
+                      f"{_quality(loaded.array, decoded)}, encode {encode_s:.1f} s, "
+                      f"decode {decode_s:.2f} s")
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
+    suffix = lossless_format(args.output)
+    if args.output != "-":
+        check_writable(args.output)
     data = _read_bytes(args.input)
     start = time.perf_counter()
     decoded = codec.decode(data)
     decode_s = time.perf_counter() - start
-    write_atomic(args.output, png_bytes(decoded))
+    _write(args.output, image_bytes(decoded, suffix, *codec.metadata(data)))
     line = f"{args.output}: {decoded.shape[1]}x{decoded.shape[0]}, decode {decode_s:.2f} s"
     if args.compare:
-        original, _ = load_image(args.compare)
+        original = load_image(args.compare).array
         if original.shape != decoded.shape:
             raise ImageError(f"{args.compare}: shape {original.shape} differs from the "
                              f"decoded {decoded.shape}")
         line += f", {_quality(original, decoded)} against {args.compare}"
-    if not args.quiet:
-        print(line)
+    _report(args, line)
     return 0
 
 
@@ -106,13 +155,15 @@ def _info_v2(path: str, data: bytes) -> None:
     print(f"coefficients: {sum(g.n_coeffs for g in groups)}, {len(f.net_payload)} bytes")
     for i in reversed(range(f.head.levels)):
         print(f"latent grid {f.head.l0 + i}: {len(f.grids[i])} bytes")
+    print(f"ICC profile: {len(f.icc)} bytes" if f.icc else "ICC profile: none")
+    print(f"EXIF: {len(f.exif)} bytes" if f.exif else "EXIF: none")
     print(f"bits per pixel: {len(data) * 8 / (f.head.width * f.head.height):.4f}")
 
 
 def _info(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
     if bitstream.version_of(data) == 2:
-        _info_v2(args.input, data)
+        _info_v2("<stdin>" if args.input == "-" else args.input, data)
         return 0
     header, payload = bitstream.unpack(data)
     net, groups = codec.network(header)
@@ -132,18 +183,7 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pranc-codec",
-        description="PRANC image codec: an image is stored as the seed of a random "
-                    "basis and the coefficients of a small neural network in it.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    enc = sub.add_parser("encode", help="compress an image to .prc",
-                         description="Compress an image (anything Pillow reads) to a .prc file.")
-    enc.add_argument("input", help="image to compress")
-    enc.add_argument("output", help=".prc file to write")
+def _encoder_options(enc: argparse.ArgumentParser) -> None:
     enc.add_argument("--preset", choices=tuple(LATENT_PRESETS), default="default",
                      help="speed/quality trade-off; gpu: the long schedule on a CUDA GPU "
                           "(--arch latent) (default: %(default)s)")
@@ -171,13 +211,66 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--seed", type=int, help="seed of the random basis (0 to 2**64-1)")
     enc.add_argument("--width", type=int, help="SIREN hidden width (--arch siren)")
     enc.add_argument("--depth", type=int, help="number of SIREN sine layers (--arch siren)")
+    enc.add_argument("--strip", action="store_true",
+                     help="drop the image's colour profile and EXIF (kept by default)")
+
+
+def _batch(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    settings = {} if args.decode else encoder_settings(args)
+    if settings:
+        codec.encoder_settings(**settings)  # a bad setting fails once, not once per file
+    options = batch.Options(args.decode, settings, args.strip, args.ms_ssim)
+    return batch.run(Path(args.src), Path(args.dst), options, min(args.jobs, CORES), args.ray,
+                     args.force, args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pranc-codec",
+        description="PRANC image codec: an image is stored as the seed of a random "
+                    "basis and the coefficients of a small neural network in it.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    enc = sub.add_parser("encode", help="compress an image to .prc",
+                         description="Compress an image (anything Pillow reads) to a .prc file.")
+    enc.add_argument("input", help="image to compress (-: standard input)")
+    enc.add_argument("output", help=".prc file to write (-: standard output)")
+    _encoder_options(enc)
     enc.add_argument("--quiet", action="store_true", help="print nothing but errors")
     enc.set_defaults(run=_encode)
 
+    bat = sub.add_parser(
+        "batch", help="compress (or decompress) a whole collection, resumably",
+        description="Compress every image under SRC (a folder, walked recursively, or a "
+                    "text file of paths) to DST/<relative path>.prc, or with --decode every "
+                    ".prc to PNG. Outputs already whole are skipped, so an interrupted run "
+                    "finishes on a rerun; DST/manifest.jsonl gets one record per file.")
+    bat.add_argument("src", help="folder of images, or a text file with one path per line")
+    bat.add_argument("dst", help="folder for the outputs and manifest.jsonl")
+    _encoder_options(bat)
+    bat.add_argument("--jobs", type=int, default=CORES,
+                     help="local worker processes, one thread each (default: the cores, "
+                          "%(default)s)")
+    bat.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                     help="run the files as Ray tasks on the cluster at ADDRESS (without "
+                          "one: a local Ray); needs pip install 'pranc-codec[ray]'")
+    bat.add_argument("--decode", action="store_true", help=".prc files to PNG instead")
+    bat.add_argument("--force", action="store_true", help="redo outputs that already exist")
+    bat.add_argument("--ms-ssim", action="store_true", help="also record MS-SSIM")
+    bat.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    bat.set_defaults(run=_batch)
+
     dec = sub.add_parser("decode", help="decompress a .prc file to PNG",
-                         description="Decompress a .prc file to a PNG image.")
-    dec.add_argument("input", help=".prc file to read")
-    dec.add_argument("output", help="PNG file to write")
+                         description="Decompress a .prc file to an image (PNG unless the "
+                                     "output's extension names another lossless format), "
+                                     "with the original's colour profile and EXIF.")
+    dec.add_argument("input", help=".prc file to read (-: standard input)")
+    dec.add_argument("output", help="image to write, in the lossless format its extension "
+                                    "names (.png, .tif, .bmp, .ppm, .webp, .tga; "
+                                    "-: PNG on standard output)")
     dec.add_argument("--compare", metavar="IMAGE",
                      help="also print PSNR and MS-SSIM against this original")
     dec.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -186,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a .prc file's header",
                           description="Print every header field, the payload size and "
                                       "the bits per pixel of a .prc file.")
-    info.add_argument("input", help=".prc file to read")
+    info.add_argument("input", help=".prc file to read (-: standard input)")
     info.set_defaults(run=_info)
     return parser
 

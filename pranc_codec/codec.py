@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import bitstream, entropy, groups, latent_decoder
+from . import bitstream, container, entropy, groups, latent_decoder
 from .bitstream import Header
 from .errors import PrcFormatError
 from .groups import Group
@@ -29,19 +29,11 @@ def _check_image(image: np.ndarray) -> None:
                          f"{bitstream.MAX_SIDE}, at most {bitstream.MAX_PIXELS} pixels)")
 
 
-def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
-           bpp: float | None = None, psnr: float | None = None, quality: float | None = None,
-           arch: str = "latent", **overrides) -> bytes:
-    """Fit, quantize and pack one uint8 (H, W, C) or (H, W) image; returns the .prc bytes.
-
-    ``arch="latent"`` writes format v2 (the rate follows the settings' lam,
-    or ``quality``, or a target ``bpp`` or ``psnr``); ``arch="siren"`` writes
-    v1, whose rate follows k, or ``bpp`` or ``psnr`` (see pranc_codec.rate).
-    A RateNote warning says when a target is out of reach.
-    """
-    if image.ndim == 2:
-        image = image[:, :, None]
-    _check_image(image)
+def encoder_settings(preset: str = "default", bpp: float | None = None,
+                     psnr: float | None = None, quality: float | None = None,
+                     arch: str = "latent", **overrides):
+    """The checked settings ``encode`` would fit with (ValueError naming a bad or
+    conflicting one), cheap enough to call before reading an image."""
     if bpp is not None and psnr is not None:
         raise ValueError("give a target bpp or a target PSNR, not both")
     for rate_setting in ("k", "lam"):
@@ -56,15 +48,43 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
             raise ValueError("quality applies to the latent codec (--arch latent)")
         overrides["lam"] = lam_for_quality(quality)
     settings = settings_for(preset, arch, **overrides)
+    if getattr(settings, "device", "cpu").startswith("cuda"):
+        import torch  # only a CUDA fit asks: torch loads slowly
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {settings.device} needs a CUDA GPU, and torch sees none "
+                             "(use a CPU preset)")
+    return settings
+
+
+def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
+           bpp: float | None = None, psnr: float | None = None, quality: float | None = None,
+           arch: str = "latent", icc: bytes = b"", exif: bytes = b"", **overrides) -> bytes:
+    """Fit, quantize and pack one uint8 (H, W, C) or (H, W) image; returns the .prc bytes.
+
+    ``arch="latent"`` writes format v2 (the rate follows the settings' lam,
+    or ``quality``, or a target ``bpp`` or ``psnr``) with the image's ICC
+    profile and EXIF block if given; ``arch="siren"`` writes v1, whose rate
+    follows k, or ``bpp`` or ``psnr`` (see pranc_codec.rate), and holds no
+    metadata. A RateNote warning says when a target is out of reach.
+    """
+    if image.ndim == 2:
+        image = image[:, :, None]
+    _check_image(image)
+    settings = encoder_settings(preset, bpp, psnr, quality, arch, **overrides)
+    if arch == "siren" and (icc or exif):
+        raise ValueError("format v1 (--arch siren) holds no colour profile or EXIF")
     # Imported here, not at the top: torch is needed to encode, and only to encode.
     if arch == "latent":
         from . import latent_encoder
 
         if bpp is not None:
-            return latent_encoder.encode_to_bpp(image, settings, bpp, progress)
-        if psnr is not None:
-            return latent_encoder.encode_to_psnr(image, settings, psnr, progress)
-        return latent_encoder.encode_image(image, settings, progress)
+            data = latent_encoder.encode_to_bpp(image, settings, bpp, progress)
+        elif psnr is not None:
+            data = latent_encoder.encode_to_psnr(image, settings, psnr, progress)
+        else:
+            data = latent_encoder.encode_image(image, settings, progress)
+        return container.with_metadata(data, icc, exif) if icc or exif else data
     from . import encoder, rate
 
     if bpp is not None:
@@ -86,6 +106,14 @@ def network(header: Header) -> tuple[Siren, list[Group]]:
         layout.append(Group(start, g.size, g.chunk, g.rank, g.scale))
         start += g.size
     return net, layout
+
+
+def metadata(data: bytes) -> tuple[bytes, bytes]:
+    """(ICC profile, EXIF block) of a .prc file, b"" where it has none (v1 files never)."""
+    if bitstream.version_of(data) == 2:
+        f = container.unpack(data)
+        return f.icc, f.exif
+    return b"", b""
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -5,7 +5,9 @@ the body and the CRC-32 of all four. A reader refuses an unknown critical
 section and skips an unknown optional one, so optional sections (a colour
 profile, metadata) can be added later without a new version. The order is
 HEAD, NETS, one LATG per latent grid from the coarsest to the finest (so a
-prefix of the file holds a coarser picture), then DONE. Field tables are
+prefix of the file holds a coarser picture), the optional ICCP (the
+image's ICC colour profile) and EXIF (its EXIF block) where the image had
+them, then DONE. Field tables are
 declarative, shared by writer and reader (``bitstream``'s machinery);
 docs/format.md is the prose version.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from . import bitstream
 from .bitstream import MAGIC, Reader, int_field, pack_fields, validate_fields
@@ -33,6 +35,8 @@ MAX_ARM_LAYERS = 4
 MAX_ARM_CONTEXT = 24
 MAX_GROUPS = 32
 MAX_SECTION = 1 << 26
+MAX_METADATA = 1 << 20  # bytes of an ICC profile or an EXIF block (real ones are far smaller)
+METADATA = (b"ICCP", b"EXIF")
 
 HEAD_FIELDS = (
     int_field("width", "I", 1, bitstream.MAX_SIDE),
@@ -94,6 +98,8 @@ class FileV2:
     groups: tuple[NetGroup, ...]
     net_payload: bytes
     grids: tuple[bytes, ...]  # rANS words of each grid, finest (level l0) first
+    icc: bytes = b""  # the ICC profile, written back into the decoded image
+    exif: bytes = b""  # the EXIF block, its orientation 1 (the pixels are upright)
 
 
 assert {f.name for f in fields(Head)} == {f.name for f in HEAD_FIELDS}
@@ -114,6 +120,12 @@ def pack(f: FileV2) -> bytes:
     out += section(b"NETS", nets + f.net_payload)
     for i in reversed(range(len(f.grids))):
         out += section(b"LATG", struct.pack("<B", f.head.l0 + i) + f.grids[i])
+    for kind, body in zip(METADATA, (f.icc, f.exif)):
+        if len(body) > MAX_METADATA:
+            raise ValueError(f"{kind.decode()} block of {len(body)} bytes is over the "
+                             f"{MAX_METADATA}-byte cap (--strip drops it)")
+        if body:
+            out += section(kind, body, critical=False)
     return out + section(b"DONE", b"")
 
 
@@ -124,6 +136,9 @@ def _sections(reader: Reader) -> list[tuple[bytes, bytes]]:
         start = reader.pos
         kind = reader.take(4, "section type")
         flags, length = struct.unpack("<BI", reader.take(5, "section header"))
+        if kind in METADATA and length > MAX_METADATA:
+            raise PrcFormatError(f"{kind.decode()} section of {length} bytes is over the "
+                                 f"{MAX_METADATA}-byte cap")
         if length > MAX_SECTION or reader.pos + length + 4 > len(reader.data):
             raise PrcFormatError(f"file is truncated: section {kind!r} announces {length} bytes")
         body = reader.take(length, "section")
@@ -135,7 +150,7 @@ def _sections(reader: Reader) -> list[tuple[bytes, bytes]]:
                 raise PrcFormatError(f"{len(reader.data) - reader.pos} unexpected bytes after "
                                      "the end of the file")
             return out
-        if kind in (b"HEAD", b"NETS", b"LATG"):
+        if kind in (b"HEAD", b"NETS", b"LATG") + METADATA:
             out.append((kind, body))
         elif flags & CRITICAL:
             raise PrcFormatError(f"unknown critical section {kind!r}: this decoder cannot read it")
@@ -147,6 +162,8 @@ def unpack(data: bytes) -> FileV2:
     if reader.take(len(MAGIC), "magic bytes") != MAGIC or reader.take(1, "version")[0] != VERSION:
         raise PrcFormatError("not a version 2 .prc file")
     found = _sections(reader)
+    metadata = {k: body for k, body in found if k in METADATA}
+    found = [(k, body) for k, body in found if k not in METADATA]
     kinds = [k for k, _ in found]
     if kinds[:2] != [b"HEAD", b"NETS"] or set(kinds[2:]) - {b"LATG"}:
         raise PrcFormatError("sections out of order: HEAD, NETS, then the latent grids")
@@ -176,7 +193,13 @@ def unpack(data: bytes) -> FileV2:
     if [body[0] if body else -1 for _, body in grids] != expected:
         raise PrcFormatError(f"latent grids: expected levels {expected}, coarsest first")
     return FileV2(head, tuple(groups), found[1][1][nets.pos:],
-                  tuple(body[1:] for _, body in reversed(grids)))
+                  tuple(body[1:] for _, body in reversed(grids)),
+                  metadata.get(b"ICCP", b""), metadata.get(b"EXIF", b""))
+
+
+def with_metadata(data: bytes, icc: bytes = b"", exif: bytes = b"") -> bytes:
+    """A v2 file with its ICCP and EXIF sections replaced (empty: none)."""
+    return pack(replace(unpack(data), icc=icc, exif=exif))
 
 
 def overhead_bytes(n_groups: int, levels: int) -> int:

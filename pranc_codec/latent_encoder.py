@@ -112,9 +112,6 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     s = grid_for(s, lam)
     arch = architecture(image, s)
     groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
-    if s.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {s.device} needs a CUDA GPU, and torch sees none "
-                         "(use a CPU preset)")
     torch.manual_seed(s.seed)
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)

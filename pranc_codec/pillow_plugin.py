@@ -5,6 +5,9 @@ whole file of either version (header, caps and CRCs) and decodes when the
 pixels are first needed; saving takes the encoder's settings as keyword
 arguments (``preset``, ``bpp``, ``lam``, ``iterations``, ``seed``, ...;
 ``arch="siren"`` with ``psnr``, ``k``, ``steps``, ``width``, ... for v1).
+A v2 file's colour profile and EXIF block are in ``info`` as Pillow's own
+formats put them (``icc_profile``, ``exif``); saving keeps the image's
+unless ``strip=True``.
 """
 from __future__ import annotations
 
@@ -41,8 +44,12 @@ class PrcImageFile(ImageFile.ImageFile):
         data = self.fp.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
-        header = container.unpack(data).head if bitstream.version_of(data) == 2 \
-            else bitstream.unpack(data)[0]
+        if bitstream.version_of(data) == 2:
+            f = container.unpack(data)
+            header = f.head
+            self.info.update({k: v for k, v in (("icc_profile", f.icc), ("exif", f.exif)) if v})
+        else:
+            header = bitstream.unpack(data)[0]
         self._size = (header.width, header.height)
         self._mode = CODED_MODES[header.channels]
         self.tile = [ImageFile._Tile(FORMAT, (0, 0, *self._size), 0)]
@@ -64,6 +71,10 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         warnings.warn(f"pranc-codec: {note}", stacklevel=3)
     settings = dict(im.encoderinfo)
     preset = settings.pop("preset", "default")
+    if not settings.pop("strip", False) and settings.get("arch", "latent") == "latent":
+        exif = im.info.get("exif") or b""  # as read; Pillow's own savers take it the same way
+        settings.setdefault("icc", im.info.get("icc_profile") or b"")
+        settings.setdefault("exif", exif.tobytes() if isinstance(exif, Image.Exif) else exif)
     fp.write(codec.encode(array, preset=preset, **settings))
 
 

@@ -17,7 +17,7 @@ def test_exif_orientation_is_applied(tmp_path, photo, orientation, turn):
     exif[ORIENTATION] = orientation
     path = tmp_path / "phone.png"
     Image.fromarray(photo).save(path, exif=exif)
-    image, _ = load_image(path)
+    image = load_image(path).array
     assert np.array_equal(image, np.rot90(photo, turn))
 
 

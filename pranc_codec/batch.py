@@ -1,0 +1,254 @@
+"""``pranc-codec batch``: every image of a collection to .prc (or back), resumably.
+
+The driver finds the work (a folder walked recursively, or a text file of
+paths), skips outputs that are already whole (a .prc whose header and CRCs
+check, a decoded image Pillow verifies) unless forced, reads each input and
+hands its bytes to a worker: in this process, in local worker processes
+(``--jobs``) or as Ray tasks (``--ray``), so workers need no shared disk.
+A worker returns the output's bytes and a record; only the driver writes,
+atomically, so an interrupted run leaves whole files and a rerun finishes
+the rest. Every input gets a line in DST/manifest.jsonl. Each fit runs on
+one thread whatever the mode, so a file is byte-identical however it was
+scheduled (torch's sums depend on the thread count).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from . import bitstream, codec, container
+from .errors import PrcError
+from .images import LOSSLESS, check_writable, image_bytes, load_image, write_atomic
+from .metrics import ms_ssim, psnr
+
+MANIFEST = "manifest.jsonl"
+IN_FLIGHT = 2  # tasks queued per worker: enough to keep it busy, few inputs held in memory
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class Options:
+    decode: bool
+    settings: dict  # codec.encode's keyword arguments
+    strip: bool = False
+    ms_ssim: bool = False
+
+
+def image_suffixes() -> set[str]:
+    """Extensions of the files Pillow reads, .prc excepted."""
+    return {s for s, fmt in Image.registered_extensions().items()
+            if fmt in Image.OPEN and s != ".prc"}
+
+
+def output_name(relative: Path, decode: bool) -> Path:
+    """a/b.png -> a/b.png.prc; back: a/b.png.prc -> a/b.png, a/c.prc -> a/c.png."""
+    if not decode:
+        return relative.with_name(relative.name + ".prc")
+    stem = relative.with_suffix("") if relative.suffix.lower() == ".prc" else relative
+    return stem if stem.suffix.lower() in LOSSLESS else stem.with_name(stem.name + ".png")
+
+
+def find_jobs(src: Path, dst: Path, decode: bool) -> list[Job]:
+    """The work: every image (or .prc) under the folder ``src``, or listed in the file ``src``."""
+    if src.is_dir():
+        wanted = {".prc"} if decode else image_suffixes()
+        found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in wanted
+                       and dst.resolve() not in p.resolve().parents)
+        pairs = [(p, p.relative_to(src)) for p in found]
+    elif src.is_file():
+        base = src.parent
+        pairs = []
+        for line in src.read_text().splitlines():
+            if line.strip():
+                p = Path(line.strip())
+                p = p if p.is_absolute() else base / p
+                inside = base.resolve() in p.resolve().parents
+                pairs.append((p, p.resolve().relative_to(base.resolve()) if inside else Path(p.name)))
+    else:
+        raise ValueError(f"{src}: no such folder or list file")
+    return [Job(p, dst / output_name(rel, decode)) for p, rel in pairs]
+
+
+def is_whole(path: Path, decode: bool) -> bool:
+    """Whether an output from an earlier run is complete (its header and CRCs check)."""
+    try:
+        if decode:
+            with Image.open(path) as img:
+                img.verify()
+            return True
+        data = path.read_bytes()
+        if bitstream.version_of(data) == 2:
+            container.unpack(data)
+        else:
+            bitstream.unpack(data)
+        return True
+    except (OSError, PrcError, SyntaxError, ValueError):
+        return False
+
+
+def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | None]:
+    """A worker's part: (record, output bytes, None if it failed). Never raises for
+    a bad input: the error is the record's."""
+    start = time.perf_counter()
+    try:
+        if options.decode:
+            out = image_bytes(codec.decode(data), ".png", *codec.metadata(data))
+            return {"status": "ok", "bytes": len(out),
+                    "seconds": round(time.perf_counter() - start, 3)}, out
+        import torch  # only encoding needs it; one thread, see the module's note
+
+        torch.set_num_threads(1)
+        loaded = load_image(io.BytesIO(data), name)
+        keep = {} if options.strip or options.settings.get("arch") == "siren" \
+            else {"icc": loaded.icc, "exif": loaded.exif}
+        out = codec.encode(loaded.array, **options.settings, **keep)
+        seconds = time.perf_counter() - start
+        decoded = codec.decode(out)
+        h, w = loaded.array.shape[:2]
+        record = {"status": "ok", "bytes": len(out), "bpp": round(len(out) * 8 / (h * w), 5),
+                  "psnr": round(psnr(loaded.array, decoded), 3), "seconds": round(seconds, 2)}
+        if options.ms_ssim:
+            score = ms_ssim(loaded.array, decoded)
+            record["ms_ssim"] = None if score is None else round(score, 5)
+        if loaded.note:
+            record["note"] = loaded.note
+        return record, out
+    except Exception as exc:  # a batch goes on past any one file
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
+
+
+
+def _init_worker() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"  # before torch loads in this process
+
+
+def _local(tasks: Iterator[tuple], workers: int) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
+    """(task, result) as they finish, from worker processes (or this one)."""
+    if workers == 1:
+        for task in tasks:
+            yield task, run_one(*task[1:])
+        return
+    import multiprocessing
+
+    # spawn, not fork: a forked child of a process that ran torch's thread pool can hang
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        pending = {}
+        for task in tasks:
+            pending[pool.submit(run_one, *task[1:])] = task
+            while len(pending) >= IN_FLIGHT * workers:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), _result(future.result)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), _result(future.result)
+
+
+def _ray(tasks: Iterator[tuple], address: str | None,
+         gpu: bool) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
+    """(task, result) as they finish, from Ray tasks: one CPU each (or one GPU),
+    a task whose worker was lost retried once."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'pranc-codec[ray]'") from None
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0, max_retries=1,
+                            runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})(run_one)
+        workers = max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
+        pending = {}
+        for task in tasks:
+            pending[remote.remote(*task[1:])] = task
+            while len(pending) >= IN_FLIGHT * workers:
+                yield from _ray_done(ray, pending)
+        while pending:
+            yield from _ray_done(ray, pending)
+    finally:
+        ray.shutdown()
+
+
+def _ray_done(ray, pending: dict) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
+    done, _ = ray.wait(list(pending), num_returns=1)
+    for ref in done:
+        yield pending.pop(ref), _result(lambda: ray.get(ref))
+
+
+def _result(get: Callable[[], tuple[dict, bytes | None]]) -> tuple[dict, bytes | None]:
+    """A finished task's result, or a failed record where its worker died."""
+    try:
+        return get()
+    except Exception as exc:
+        return {"status": "failed", "error": f"worker lost: {type(exc).__name__}: {exc}"}, None
+
+
+def run(src: Path, dst: Path, options: Options, jobs: int = 1, ray: str | None = None,
+        force: bool = False, quiet: bool = False) -> int:
+    """The whole batch; returns the exit status (1 if any file failed).
+
+    ``ray``: None for local workers, "" for a local Ray, else a cluster's address."""
+    all_jobs = find_jobs(src, dst, options.decode)
+    if not all_jobs:
+        raise ValueError(f"{src}: no {'.prc files' if options.decode else 'images'} in it")
+    dst.mkdir(parents=True, exist_ok=True)
+    check_writable(dst / MANIFEST)
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    bar = tqdm(total=len(all_jobs), unit="file", disable=quiet or not sys.stderr.isatty())
+    with open(dst / MANIFEST, "a", encoding="utf-8") as manifest:
+        def record(job: Job, entry: dict) -> None:
+            entry = {"source": str(job.source), "output": str(job.output), **entry}
+            manifest.write(json.dumps(entry) + "\n")
+            manifest.flush()
+            counts[entry["status"]] += 1
+            bar.update()
+            bar.set_postfix(done=counts["ok"], failed=counts["failed"], skipped=counts["skipped"])
+            if not quiet and bar.disable:
+                detail = entry.get("error") or ", ".join(
+                    f"{k} {entry[k]}" for k in ("bpp", "psnr", "seconds") if k in entry)
+                print(f"[{sum(counts.values())}/{len(all_jobs)}] {job.source}: "
+                      f"{entry['status']} {detail}", file=sys.stderr, flush=True)
+
+        def tasks() -> Iterator[tuple]:
+            for job in all_jobs:
+                if not force and job.output.exists() and is_whole(job.output, options.decode):
+                    record(job, {"status": "skipped"})
+                    continue
+                try:
+                    data = job.source.read_bytes()
+                except OSError as exc:
+                    record(job, {"status": "failed", "error": f"cannot read: {exc.strerror}"})
+                    continue
+                yield job, job.source.name, data, options
+
+        gpu = str(options.settings.get("device") or "").startswith("cuda")
+        results = _local(tasks(), jobs) if ray is None else _ray(tasks(), ray or None, gpu)
+        for (job, *_), (entry, out) in results:
+            if out is not None:
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(job.output, out)
+            record(job, entry)
+    bar.close()
+    if not quiet or counts["failed"]:
+        print(f"batch: {len(all_jobs)} files: {counts['ok']} done, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed; manifest {dst / MANIFEST}", file=sys.stderr)
+    return 1 if counts["failed"] else 0
