@@ -112,8 +112,8 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
                     "seconds": round(time.perf_counter() - start, 3)}, out
         _one_thread()
         loaded = load_image(io.BytesIO(data), name)
-        keep = {} if options.strip or options.settings.get("arch") == "siren" \
-            else {"icc": loaded.icc, "exif": loaded.exif}
+        keep = codec.metadata_kept(loaded.icc, loaded.exif, options.strip,
+                                   options.settings.get("arch", "latent"))
         out = codec.encode(loaded.array, **options.settings, **keep)
         seconds = time.perf_counter() - start
         decoded = codec.decode(out)

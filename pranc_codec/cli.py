@@ -73,16 +73,10 @@ def encoder_settings(args: argparse.Namespace) -> dict:
 
 
 def metadata_kept(loaded: Loaded, args: argparse.Namespace) -> dict[str, bytes]:
-    """The icc and exif arguments of codec.encode: the image's, unless --strip or
-    format v1 (which holds none: a note says so)."""
-    if args.strip or not (loaded.icc or loaded.exif):
-        return {}
-    if args.arch == "siren":
-        if not args.quiet:
-            print("note: format v1 (--arch siren) keeps no colour profile or EXIF",
-                  file=sys.stderr)
-        return {}
-    return {"icc": loaded.icc, "exif": loaded.exif}
+    """codec.metadata_kept, with a note where format v1 drops the image's metadata."""
+    if args.arch == "siren" and not args.strip and (loaded.icc or loaded.exif) and not args.quiet:
+        print("note: format v1 (--arch siren) keeps no colour profile or EXIF", file=sys.stderr)
+    return codec.metadata_kept(loaded.icc, loaded.exif, args.strip, args.arch)
 
 
 def _encode(args: argparse.Namespace) -> int:

@@ -108,6 +108,14 @@ def network(header: Header) -> tuple[Siren, list[Group]]:
     return net, layout
 
 
+def metadata_kept(icc: bytes, exif: bytes, strip: bool, arch: str) -> dict[str, bytes]:
+    """encode's icc and exif arguments for an image's metadata: none with ``strip``
+    or for format v1, which holds none."""
+    if strip or arch == "siren" or not (icc or exif):
+        return {}
+    return {"icc": icc, "exif": exif}
+
+
 def metadata(data: bytes) -> tuple[bytes, bytes]:
     """(ICC profile, EXIF block) of a .prc file, b"" where it has none (v1 files never)."""
     if bitstream.version_of(data) == 2:

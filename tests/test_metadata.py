@@ -71,3 +71,16 @@ def test_unknown_optional_section_is_skipped(photo, latent_tiny):
     done = data.rindex(b"DONE")
     extra = container.section(b"XMPP", b"<x/>", critical=False)
     assert np.array_equal(codec.decode(data[:done] + extra + data[done:]), codec.decode(data))
+
+
+def test_reference_file_with_metadata_sections_decodes():
+    """A v2 file with ICCP and EXIF sections, as written when they were added: the
+    same pixels as the reference file without them, and the metadata as written."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    tagged = (data / "v2_24x20_metadata.prc").read_bytes()
+    reference = np.asarray(Image.open(data / "v2_24x20.png"))
+    assert np.array_equal(codec.decode(tagged).reshape(reference.shape), reference)
+    assert codec.metadata(tagged) == (b"reference ICC profile bytes",
+                                      b"Exif\0\0MM\0*\0\0\0\x08\0\0")
