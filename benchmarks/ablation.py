@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s): {', '.join(unknown)}")
-    wanted = set(args.names.split(","))
-    images = [p for p in list_images(args.images, None) if p.stem in wanted]
+    try:
+        images = list_images(args.images, None, args.names)
+    except ValueError as exc:
+        parser.error(str(exc))
     codec, cache = Pranc(), Cache(args.out / "cache")
     lines = ["| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |",
              "|---|---|---|---|---|---|---|"]

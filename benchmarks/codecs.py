@@ -153,7 +153,7 @@ class Pranc(Codec):
     name = "pranc"
     description = ("PRANC v2 (this codec: latents decoded by PRANC-coded networks, default "
                    "preset, one fit per rate weight lambda)")
-    points = [{"lam": lam} for lam in (0.06, 0.025, 0.01, 0.004, 0.001)]
+    points = [{"lam": lam} for lam in (0.06, 0.025, 0.01, 0.004, 0.001, 0.00025)]
     expensive = True
 
     def encode(self, image: np.ndarray, point: Point) -> bytes:
@@ -164,6 +164,24 @@ class Pranc(Codec):
 
     def library_version(self) -> str:
         return _package_hash()
+
+
+class PrancFast(Pranc):
+    name = "pranc-fast"
+    description = "PRANC v2 at the fast preset (200 iterations), one fit per lambda"
+    points = [{"lam": lam} for lam in (0.025, 0.01, 0.004)]
+    preset = "fast"
+
+    # Pranc.encode stays as it is: changing it would relabel, and so
+    # recompute, every cached default-preset row
+    def encode(self, image: np.ndarray, point: Point) -> bytes:
+        return prc.encode(image, preset=self.preset, **point)
+
+
+class PrancBest(PrancFast):
+    name = "pranc-best"
+    description = "PRANC v2 at the best preset (2500 iterations), one fit per lambda"
+    preset = "best"
 
 
 class PrancSiren(Pranc):
@@ -209,5 +227,9 @@ class CoinQ8(Coin):
 
 
 CODECS: dict[str, type[Codec]] = {
-    c.name: c for c in (Pranc, PrancSiren, Jpeg, WebP, Avif, Jpeg2000, Coin, CoinQ8)
+    c.name: c for c in (Pranc, PrancFast, PrancBest, PrancSiren, Jpeg, WebP, Avif, Jpeg2000,
+                        Coin, CoinQ8)
 }
+# what a run without --codecs measures: the other presets cost minutes to hours
+# an image, so they are asked for by name
+DEFAULT_CODECS = [name for name in CODECS if name not in ("pranc-fast", "pranc-best")]

@@ -2,7 +2,7 @@
 
     python -m benchmarks.rd --images DIR --out results/kodak
         [--codecs pranc,jpeg,webp,avif,jpeg2000,coin,coin-q8] [--points SPEC ...]
-        [--limit N] [--jobs J]
+        [--limit N] [--only NAME,...] [--jobs J]
 
 For every (codec, image, point) it encodes, decodes and measures bits per
 pixel (whole file), RGB PSNR, MS-SSIM and the encode and decode seconds. Each
@@ -33,7 +33,7 @@ from pranc_codec.images import load_image, write_atomic
 from pranc_codec.metrics import ms_ssim, psnr
 
 from . import bdrate, report
-from .codecs import CODECS, Codec, Point, label
+from .codecs import CODECS, DEFAULT_CODECS, Codec, Point, label
 
 IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 
@@ -262,10 +262,16 @@ def _number(text: str) -> bool | int | float | str:
     return text
 
 
-def list_images(directory: Path, limit: int | None) -> list[Path]:
+def list_images(directory: Path, limit: int | None, only: str | None = None) -> list[Path]:
     if not directory.is_dir():
         raise ValueError(f"--images {directory}: not a directory")
     images = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if only:
+        wanted = {name.strip() for name in only.split(",") if name.strip()}
+        missing = wanted - {p.stem for p in images}
+        if missing:
+            raise ValueError(f"--only: no image {', '.join(sorted(missing))} in {directory}")
+        images = [p for p in images if p.stem in wanted]
     if not images:
         raise ValueError(f"--images {directory}: no images in it")
     return images[:limit] if limit else images
@@ -277,12 +283,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, type=Path, help="folder of images")
     parser.add_argument("--out", required=True, type=Path, help="folder for the results")
-    parser.add_argument("--codecs", default=",".join(CODECS),
-                        help="comma-separated, from: " + ", ".join(CODECS) + " (default: all)")
+    parser.add_argument("--codecs", default=",".join(DEFAULT_CODECS),
+                        help="comma-separated, from: " + ", ".join(CODECS)
+                             + " (default: all but "
+                             + ", ".join(n for n in CODECS if n not in DEFAULT_CODECS) + ")")
     parser.add_argument("--points", action="append", default=[], metavar="SPEC",
                         help="replace a codec's operating points, e.g. "
                              "'jpeg=quality=10;quality=50' or 'pranc=k=1500,steps=300'")
     parser.add_argument("--limit", type=int, help="only the first N images")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="only these images, comma-separated file names without suffix")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="processes for the classical codecs (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -297,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         stray = set(overrides) - set(names)
         if stray:
             raise ValueError(f"--points for codec(s) not run: {', '.join(sorted(stray))}")
-        images = list_images(args.images, args.limit)
+        images = list_images(args.images, args.limit, args.only)
     except ValueError as exc:
         parser.error(str(exc))
     codecs = [CODECS[n](overrides.get(n)) for n in names]

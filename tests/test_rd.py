@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from benchmarks import rd
-from benchmarks.codecs import CODECS
+from benchmarks import codecs
+from benchmarks.codecs import CODECS, DEFAULT_CODECS
 
 SCHEMA = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
 # One tiny operating point per codec (two for jpeg and webp, so a BD-rate has curves).
@@ -39,7 +40,7 @@ def run(images, out, *extra):
 def test_every_codec_end_to_end_and_resumes_from_cache(images, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert run(images, out) == 0
-    for name in CODECS:
+    for name in DEFAULT_CODECS:
         result = json.loads((out / f"{name}.json").read_text())
         assert set(result) == {"name", "description", "results"} and result["name"] == name
         assert set(result["results"]) == SCHEMA
@@ -49,7 +50,7 @@ def test_every_codec_end_to_end_and_resumes_from_cache(images, tmp_path, monkeyp
         assert result["results"]["ms-ssim-rgb"] == [None] * lengths.pop()  # 32 px: too small
     with open(out / "per_image.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 * (len(CODECS) + 2)
+    assert len(rows) == 2 * (len(DEFAULT_CODECS) + 2)
     # every codec, the INRs too, is well above a flat grey image (about 11 dB here)
     assert all(float(r["psnr"]) > 16 for r in rows), [(r["codec"], r["psnr"]) for r in rows]
     for name in ("rd-psnr.png", "rd-msssim.png", "comparison.png"):
@@ -96,12 +97,33 @@ def test_parallel_jobs_give_the_same_files(images, tmp_path):
 
 
 @pytest.mark.parametrize("bad", [["--codecs", "nope"], ["--points", "jpeg"],
-                                 ["--points", "pranc=k=5", "--codecs", "jpeg"]])
+                                 ["--points", "pranc=k=5", "--codecs", "jpeg"],
+                                 ["--only", "a,nope"]])
 def test_bad_arguments_exit_with_a_message(images, tmp_path, bad, capsys):
     with pytest.raises(SystemExit) as exc:
         rd.main(["--images", str(images), "--out", str(tmp_path / "o")] + bad)
     assert exc.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_only_picks_images_by_name(images, tmp_path):
+    out = tmp_path / "out"
+    assert rd.main(["--images", str(images), "--out", str(out), "--quiet", "--jobs", "1",
+                    "--codecs", "jpeg", "--points", "jpeg=quality=50", "--only", "b"]) == 0
+    assert sorted(p.name for p in (out / "cache" / "jpeg").glob("*.json")) == ["b.json"]
+
+
+def test_preset_codecs_fit_with_their_preset(monkeypatch):
+    seen = []
+    monkeypatch.setattr(codecs.prc, "encode", lambda image, **kw: seen.append(kw) or b"")
+    image = np.zeros((8, 8, 3), np.uint8)
+    for name in ("pranc", "pranc-fast", "pranc-best"):
+        CODECS[name]().encode(image, {"lam": 0.01})
+    assert seen == [{"lam": 0.01}, {"preset": "fast", "lam": 0.01},
+                    {"preset": "best", "lam": 0.01}]
+    # separate cache labels, and not in a run that does not name them
+    assert len({CODECS[n]().version for n in ("pranc", "pranc-fast", "pranc-best")}) == 3
+    assert "pranc-best" not in DEFAULT_CODECS and "pranc" in DEFAULT_CODECS
 
 
 def test_points_parser():
