@@ -1,7 +1,7 @@
 """Rate control: how close ``--bpp`` lands on every image of a set.
 
     python -m benchmarks.rate_control --images DIR --out results/rate-control
-        [--targets 0.25] [--preset default] [--limit N]
+        [--targets 0.25] [--preset default] [--limit N] [--only NAME,...]
 
 Encodes every image at each target bpp with the preset (``encode(image,
 bpp=X, preset=P)``, as ``pranc-codec encode --bpp X --preset P`` does) and
@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default="0.25", help="comma-separated target bpp")
     parser.add_argument("--preset", default="default", help="encoder preset (default: default)")
     parser.add_argument("--limit", type=int, help="only the first N images")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="only these images, comma-separated file names without suffix")
     args = parser.parse_args(argv)
-    images = list_images(args.images, args.limit)
+    try:
+        images = list_images(args.images, args.limit, args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
     codec, cache = Pranc(), Cache(args.out / "cache")
     lines = ["| image | target bpp | file bpp | error | PSNR (dB) | encode (s) |",
              "|---|---|---|---|---|---|"]

@@ -59,7 +59,9 @@ PSNR_SLACK = 1.0  # a fit clearing the target by more than this refits smaller
 AIM_ABOVE = 1.04  # fits aim this far above the target; the dead zone trims the rest
 MAX_TRIM = 0.12  # the most the dead zone is asked to take off (a fraction of the target)
 BPP_UNDER = 0.04  # a fit this far below the target is accepted as it is
-MAX_FITS = 3
+# a search that starts far off needs a fourth fit: kodim09 at the fast preset
+# reached 0.088, 0.176 and 0.234 bpp of a 0.25 target in three
+MAX_FITS = 4
 MAX_DEADZONE = 8.0
 DEADZONE_SEARCH = 14
 
