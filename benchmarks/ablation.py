@@ -23,7 +23,7 @@ from pranc_codec import container
 from pranc_codec.images import write_atomic
 
 from .codecs import Pranc, label
-from .rd import Cache, list_images
+from .rd import Cache, images_or_exit
 
 # name -> settings changed from the default preset
 VARIANTS = {
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s): {', '.join(unknown)}")
-    try:
-        images = list_images(args.images, None, args.names)
-    except ValueError as exc:
-        parser.error(str(exc))
+    images = images_or_exit(parser, args.images, only=args.names)
     codec, cache = Pranc(), Cache(args.out / "cache")
     lines = ["| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |",
              "|---|---|---|---|---|---|---|"]

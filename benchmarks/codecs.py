@@ -230,6 +230,6 @@ CODECS: dict[str, type[Codec]] = {
     c.name: c for c in (Pranc, PrancFast, PrancBest, PrancSiren, Jpeg, WebP, Avif, Jpeg2000,
                         Coin, CoinQ8)
 }
-# what a run without --codecs measures: the other presets cost minutes to hours
-# an image, so they are asked for by name
-DEFAULT_CODECS = [name for name in CODECS if name not in ("pranc-fast", "pranc-best")]
+# what a run without --codecs measures: codecs at another preset cost minutes to
+# hours an image, so they are asked for by name
+DEFAULT_CODECS = [name for name, c in CODECS.items() if getattr(c, "preset", "default") == "default"]

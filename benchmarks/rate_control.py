@@ -21,7 +21,7 @@ from pathlib import Path
 from pranc_codec.images import write_atomic
 
 from .codecs import Pranc
-from .rd import Cache, list_images
+from .rd import Cache, add_image_options, images_or_exit
 
 TOLERANCE = 0.05  # what --bpp promises where the target is reachable
 
@@ -32,14 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--targets", default="0.25", help="comma-separated target bpp")
     parser.add_argument("--preset", default="default", help="encoder preset (default: default)")
-    parser.add_argument("--limit", type=int, help="only the first N images")
-    parser.add_argument("--only", metavar="NAMES",
-                        help="only these images, comma-separated file names without suffix")
+    add_image_options(parser)
     args = parser.parse_args(argv)
-    try:
-        images = list_images(args.images, args.limit, args.only)
-    except ValueError as exc:
-        parser.error(str(exc))
+    images = images_or_exit(parser, args.images, args.limit, args.only)
     codec, cache = Pranc(), Cache(args.out / "cache")
     lines = ["| image | target bpp | file bpp | error | PSNR (dB) | encode (s) |",
              "|---|---|---|---|---|---|"]

@@ -262,6 +262,22 @@ def _number(text: str) -> bool | int | float | str:
     return text
 
 
+def add_image_options(parser: argparse.ArgumentParser) -> None:
+    """--limit and --only, which pick the images of --images (see list_images)."""
+    parser.add_argument("--limit", type=int, help="only the first N images")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="only these images, comma-separated file names without suffix")
+
+
+def images_or_exit(parser: argparse.ArgumentParser, directory: Path, limit: int | None = None,
+                   only: str | None = None) -> list[Path]:
+    """list_images, or the parser's one-line error."""
+    try:
+        return list_images(directory, limit, only)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def list_images(directory: Path, limit: int | None, only: str | None = None) -> list[Path]:
     if not directory.is_dir():
         raise ValueError(f"--images {directory}: not a directory")
@@ -290,9 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", action="append", default=[], metavar="SPEC",
                         help="replace a codec's operating points, e.g. "
                              "'jpeg=quality=10;quality=50' or 'pranc=k=1500,steps=300'")
-    parser.add_argument("--limit", type=int, help="only the first N images")
-    parser.add_argument("--only", metavar="NAMES",
-                        help="only these images, comma-separated file names without suffix")
+    add_image_options(parser)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="processes for the classical codecs (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

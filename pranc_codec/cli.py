@@ -73,10 +73,11 @@ def encoder_settings(args: argparse.Namespace) -> dict:
 
 
 def metadata_kept(loaded: Loaded, args: argparse.Namespace) -> dict[str, bytes]:
-    """codec.metadata_kept, with a note where format v1 drops the image's metadata."""
-    if args.arch == "siren" and not args.strip and (loaded.icc or loaded.exif) and not args.quiet:
+    """codec.metadata_kept, with a note where the format drops metadata not stripped."""
+    kept = codec.metadata_kept(loaded.icc, loaded.exif, args.strip, args.arch)
+    if not kept and not args.strip and (loaded.icc or loaded.exif) and not args.quiet:
         print("note: format v1 (--arch siren) keeps no colour profile or EXIF", file=sys.stderr)
-    return codec.metadata_kept(loaded.icc, loaded.exif, args.strip, args.arch)
+    return kept
 
 
 def _encode(args: argparse.Namespace) -> int:
