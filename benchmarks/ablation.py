@@ -25,15 +25,16 @@ from pranc_codec.images import write_atomic
 from .codecs import Pranc, label
 from .rd import Cache, images_or_exit
 
-# name -> settings changed from the default preset
+# name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
     "default (PRANC networks)": {},
     "direct networks": {"min_basis": 2**30},  # every layer quantized directly, step by RD
     "larger PRANC synthesis (64 wide)": {"syn_width": 64},
     "entropy model: 6 neighbours": {"arm_context": 6},
-    "entropy model: 24 neighbours, 32 wide": {"arm_context": 24, "arm_width": 32},
-    "whole image per iteration (stride 1), 150 iterations": {"stride": 1, "iterations": 150},
-    "stride 2, 400 iterations": {"stride": 2, "iterations": 400},
+    "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},
+    "entropy model: 24 neighbours 32 wide": {"arm_context": 24, "arm_width": 32},
+    "whole image per iteration (stride 1) for 150 iterations": {"stride": 1, "iterations": 150},
+    "stride 2 for 400 iterations": {"stride": 2, "iterations": 400},
     "1/4 iterations": {"iterations": 150},
     "4x iterations": {"iterations": 2400},
 }
@@ -46,6 +47,23 @@ def section_bpp(data: bytes) -> tuple[float, float]:
     f = container.unpack(data)
     pixels = f.head.width * f.head.height
     return 8 * sum(len(g) for g in f.grids) / pixels, 8 * len(f.net_payload) / pixels
+
+
+HEADER = ("| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |\n"
+          "|---|---|---|---|---|---|---|")
+
+
+def _point(name: str, rate: float) -> dict:
+    return {"bpp": rate, **VARIANTS[name]}
+
+
+def _line(cache: Cache, name: str, rate: float, rows: list) -> str:
+    """One table row: the means over the images of a variant at a rate."""
+    split = [section_bpp(cache.file(Pranc.name, r.image, label(_point(name, rate)))) for r in rows]
+    mean = statistics.fmean
+    return (f"| {name} | {rate} | {mean(s[0] for s in split):.4f} | "
+            f"{mean(s[1] for s in split):.4f} | {mean(r.bpp for r in rows):.4f} | "
+            f"{mean(r.psnr for r in rows):.2f} | {mean(r.encode_s for r in rows):.0f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,22 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s): {', '.join(unknown)}")
     images = images_or_exit(parser, args.images, only=args.names)
     codec, cache = Pranc(), Cache(args.out / "cache")
-    lines = ["| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |",
-             "|---|---|---|---|---|---|---|"]
-    print("\n".join(lines), flush=True)
+    rates = [float(r) for r in args.rates.split(",")]
+    print(HEADER, flush=True)
     for name in names:
-        for rate in (float(r) for r in args.rates.split(",")):
-            point = {"bpp": rate, **VARIANTS[name]}
-            rows, split = [], []
-            for path in images:
-                rows.append(cache.measured(codec, path, point, keep_file=True))
-                split.append(section_bpp(cache.file(codec.name, path.stem, label(point))))
-            mean = statistics.fmean
-            lines.append(f"| {name} | {rate} | {mean(s[0] for s in split):.4f} | "
-                         f"{mean(s[1] for s in split):.4f} | {mean(r.bpp for r in rows):.4f} | "
-                         f"{mean(r.psnr for r in rows):.2f} | "
-                         f"{mean(r.encode_s for r in rows):.0f} |")
-            print(lines[-1], flush=True)
+        for rate in rates:
+            rows = [cache.measured(codec, path, _point(name, rate), keep_file=True) for path in images]
+            print(_line(cache, name, rate, rows), flush=True)
+    # the table holds every variant and rate measured on these images with
+    # the current code, so runs of a few variants add up
+    lines = [HEADER]
+    for name in VARIANTS:
+        for rate in sorted(set(rates) | {float(r) for r in RATES.split(",")}):
+            rows = [cache.get(codec, path.stem, _point(name, rate)) for path in images]
+            if all(rows):
+                lines.append(_line(cache, name, rate, rows))
     header = (f"Ablation on {', '.join(p.stem for p in images)}: means over the images, "
               "each variant encoded with --bpp at the target rate.\n\n")
     write_atomic(args.out / "ablation.md", (header + "\n".join(lines) + "\n").encode())

@@ -25,7 +25,7 @@ from .entropy_model import ArmShape
 from .errors import RateNote
 from .fit import fake_quantize
 from .latent_decoder import Architecture
-from .latent_fit import LatentFit, Schedule
+from .latent_fit import LatentFit, RoundedProbe, Schedule
 from .latents import LATENT_MAX
 from .metrics import psnr
 from .netweights import MAX_STEP_EXP, MIN_STEP_EXP, IntGroup
@@ -88,10 +88,17 @@ def coeff_bits(q: np.ndarray) -> float:
 
 
 def choose_steps(fit: LatentFit, lam: float) -> list[int]:
-    """Each group's step exponent minimising MSE + lam * bits / pixels, one group at a time."""
+    """Each group's step exponent minimising MSE + lam * bits / pixels, one group
+    at a time. A synthesis group's step leaves the latents' bits as they are,
+    an entropy model group's the MSE: each is measured once per group."""
     pixels = fit.height * fit.width
+    probe = RoundedProbe(fit)
+    n_syn = fit.arch.synthesis.n_params
     exps, chosen = [], []  # the exponents so far and the coefficients they quantize to
-    for i, c in enumerate(fit.coeffs):
+    for i, (c, g) in enumerate(zip(fit.coeffs, fit.groups)):
+        synthesis = g.start < n_syn
+        theta = fit.theta(chosen + fit.coeffs[i:])
+        fixed = probe.bits(theta) if synthesis else probe.mse(theta)
         rms = float(c.pow(2).mean().sqrt()) if c.numel() else 0.0
         guess = int(np.clip(round(math.log2(max(rms, 1e-6) / 4)), MIN_STEP_EXP, MAX_STEP_EXP))
         best = None
@@ -99,7 +106,8 @@ def choose_steps(fit: LatentFit, lam: float) -> list[int]:
         for e in range(max(MIN_STEP_EXP, lo), min(MAX_STEP_EXP, hi) + 1):
             q = quantize([c], [e])[0]
             values = torch.from_numpy(entropy.dequantize(q, 2.0**e)).to(fit.device)
-            mse, bits = fit.measure(chosen + [values] + fit.coeffs[i + 1:])
+            theta = fit.theta(chosen + [values] + fit.coeffs[i + 1:])
+            mse, bits = (probe.mse(theta), fixed) if synthesis else (fixed, probe.bits(theta))
             cost = mse + lam * (bits + coeff_bits(q)) / pixels
             if best is None or cost < best[0]:
                 best = (cost, e, values)

@@ -15,29 +15,50 @@ import os
 import time
 
 BUSY_CPUS = 0.5  # CPUs kept busy by other processes from which spinning costs more than it gives
-SAMPLE_S = 0.05  # how long the CPUs are watched: 5 clock ticks of each CPU at 100 Hz
+# Runnable tasks of other processes, counted SAMPLES times over SAMPLE_S:
+# busy CPU ticks over so short a window came in steps of 0.2 CPU and
+# included this process's own threads (numpy's BLAS threads spin a while
+# after it loads), so the benchmarks, which load numpy first, ran PASSIVE
+# on an idle machine.
+SAMPLE_S = 0.05
+SAMPLES = 10
 STAT = "/proc/stat"
+TASKS = "/proc/self/task"
 
 
-def _busy_and_total(stat: str) -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs from the first line of /proc/stat."""
+def _running(stat: str) -> int:
+    """Tasks running or ready to run, from /proc/stat's procs_running line."""
     with open(stat, encoding="ascii") as f:
-        ticks = [int(v) for v in f.readline().split()[1:9]]
-    idle = ticks[3] + ticks[4]  # idle and waiting for I/O
-    return sum(ticks) - idle, sum(ticks)
+        for line in f:
+            if line.startswith("procs_running"):
+                return int(line.split()[1])
+    raise ValueError(f"no procs_running in {stat}")
 
 
-def busy_cpus(sample_s: float = SAMPLE_S, stat: str = STAT) -> float:
-    """How many CPUs the machine's processes kept busy over the next ``sample_s``
-    seconds; the 1-minute load average where /proc/stat is missing."""
+def _own_running(tasks: str) -> int:
+    """This process's threads that are running or ready to run."""
+    count = 0
+    for tid in os.listdir(tasks):
+        try:
+            with open(os.path.join(tasks, tid, "stat"), encoding="ascii", errors="replace") as f:
+                count += f.read().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):
+            pass  # the thread ended meanwhile
+    return count
+
+
+def busy_cpus(sample_s: float = SAMPLE_S, stat: str = STAT, tasks: str = TASKS) -> float:
+    """How many CPUs other processes keep busy: their mean number of runnable
+    tasks over the next ``sample_s`` seconds; the 1-minute load average
+    where /proc is missing."""
     try:
-        busy0, total0 = _busy_and_total(stat)
-        time.sleep(sample_s)
-        busy1, total1 = _busy_and_total(stat)
-    except (OSError, ValueError, IndexError):
+        counts = []
+        for _ in range(SAMPLES):
+            counts.append(_running(stat) - _own_running(tasks))
+            time.sleep(sample_s / SAMPLES)
+    except (OSError, ValueError):
         return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    cpus = os.cpu_count() or 1
-    return cpus * (busy1 - busy0) / max(1, total1 - total0)
+    return max(0.0, sum(counts) / len(counts))
 
 
 def choose(environ: dict | None = None, busy: float | None = None) -> str | None:

@@ -174,3 +174,25 @@ def test_fit_rate_estimate_matches_the_coded_latents(latent_tiny):
     coded = 8 * sum(len(g) for g in container.unpack(latent_encoder.pack(fitted)).grids)
     # each grid's rANS stream ends with its 32-bit state and a part-filled word
     assert abs(coded - estimate) <= 0.03 * estimate + 80 * len(lf.latents)
+
+
+def test_rounded_probe_matches_the_whole_image_forward(latent_tiny):
+    """Choosing the steps synthesizes in blocks of rows from cached features and
+    contexts: it must measure exactly what one whole-image forward pass does."""
+    from skimage.data import astronaut
+
+    from pranc_codec import latent_encoder
+    from pranc_codec.settings import settings_for
+
+    image = np.ascontiguousarray(astronaut()[0:40, 180:220])  # 40 rows: blocks of 16 and a rest
+    fitted = latent_encoder.fit(image, settings_for("default", **latent_tiny, lam=1e-2), 1e-2)
+    lf = fitted.fit
+    probe = latent_fit.RoundedProbe(lf)
+    for scale in (1.0, 0.5):
+        coeffs = [c * scale for c in lf.coeffs]
+        with torch.no_grad():
+            out, bits = lf.forward(lf.quantized_latents("round"), coeffs)
+        pixels = torch.round(out.clamp(0, 1) * 255) / 255
+        theta = lf.theta(coeffs)
+        assert probe.mse(theta) == float(torch.mean((pixels - lf.target) ** 2))
+        assert probe.bits(theta) == float(bits)

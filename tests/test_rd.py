@@ -158,3 +158,16 @@ def test_rate_control_lists_every_image_and_resumes(images, tmp_path, monkeypatc
     assert "| 8.0 | 2 |" in text  # the summary row
     monkeypatch.setattr(rd, "measure", lambda *a: pytest.fail("not resumed"))
     assert rate_control.main(args) == 0
+
+
+def test_ablation_table_adds_up_runs_of_a_few_variants(images, tmp_path):
+    from benchmarks import ablation
+
+    short = ["1/4 iterations", "whole image per iteration (stride 1) for 150 iterations"]
+    args = ["--images", str(images), "--out", str(tmp_path / "ab"), "--names", "a", "--rates", "8"]
+    assert not any("," in v for v in ablation.VARIANTS)  # --variants splits at commas
+    for variant in short:
+        assert ablation.main(args + ["--variants", variant]) == 0
+    table = (tmp_path / "ab" / "ablation.md").read_text()
+    assert [line.split(" | ")[0] for line in table.splitlines() if "| 8.0 |" in line] == \
+        [f"| {v}" for v in ablation.VARIANTS if v in short]

@@ -17,11 +17,15 @@ def test_busy_machine_gets_passive_and_a_set_policy_is_kept():
     assert wait_policy.choose(env, busy=2.0) is None and env["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
-def test_busy_cpus_reads_proc_stat(tmp_path):
-    stat = tmp_path / "stat"
-    stat.write_text("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 ...\n")
-    assert wait_policy._busy_and_total(str(stat)) == (150, 1000)
-    assert wait_policy.busy_cpus(0.0, str(stat)) == 0.0  # no ticks passed: nothing busy
+def test_busy_cpus_counts_the_runnable_tasks_of_other_processes(tmp_path):
+    stat, tasks = tmp_path / "stat", tmp_path / "task"
+    for tid, state in ((11, "R"), (12, "S"), (13, "R")):  # two of this process's threads run
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (py thon) {state} 1 2 3\n")
+    stat.write_text("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 ...\nprocs_running 5\nprocs_blocked 0\n")
+    assert wait_policy.busy_cpus(0.0, str(stat), str(tasks)) == 3.0
+    stat.write_text("cpu  100 0 50 800 50 0 0 0 0 0\nprocs_running 2\n")
+    assert wait_policy.busy_cpus(0.0, str(stat), str(tasks)) == 0.0
 
 
 def test_one_busy_process_is_seen_on_import():
