@@ -296,12 +296,6 @@ class LatentFit:
         oy, ox = (int(v) for v in torch.randint(stride, (2,), generator=gen))
         return slice(oy, None, stride), slice(ox, None, stride)
 
-    def measure(self, coeffs: list[torch.Tensor]) -> tuple[float, float]:
-        """(MSE on 0..1 pixels of the 8-bit output, latent bits) with rounded latents."""
-        probe = RoundedProbe(self)
-        theta = self.theta(coeffs)
-        return probe.mse(theta), probe.bits(theta)
-
 
 class RoundedProbe:
     """The rounded latents' distortion and bits as the networks' weights change
