@@ -23,7 +23,7 @@ from pranc_codec import container
 from pranc_codec.images import write_atomic
 
 from .codecs import Pranc, label
-from .rd import Cache, images_or_exit
+from .rd import Cache, Row, images_or_exit
 
 # name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
@@ -57,7 +57,7 @@ def _point(name: str, rate: float) -> dict:
     return {"bpp": rate, **VARIANTS[name]}
 
 
-def _line(cache: Cache, name: str, rate: float, rows: list) -> str:
+def _line(cache: Cache, name: str, rate: float, rows: list[Row]) -> str:
     """One table row: the means over the images of a variant at a rate."""
     split = [section_bpp(cache.file(Pranc.name, r.image, label(_point(name, rate)))) for r in rows]
     mean = statistics.fmean

@@ -196,4 +196,3 @@ def test_rounded_probe_matches_the_whole_image_forward(latent_tiny):
         theta = lf.theta(coeffs)
         assert probe.mse(theta) == float(torch.mean((pixels - lf.target) ** 2))
         assert probe.bits(theta) == float(bits)
-
