@@ -105,6 +105,36 @@ def test_bpp_target_within_five_percent(latent_tiny):
         assert abs(len(data) * 8 / (96 * 96) - bpp) <= 0.05 * bpp
 
 
+@pytest.mark.parametrize("sizes", [(1.30, 1.03), (1.30, 0.90, 1.08, 0.93)])
+def test_bpp_keeps_a_close_fit_and_trims_only_as_a_last_resort(monkeypatch, sizes):
+    """Fits land at ``sizes`` (times the target) in turn. A fit within 4 % is
+    kept untrimmed; where none is, the dead zone trims the smallest fit above
+    the target, and the best-decoding file within 5 % is kept (here the
+    dead zone costs 10 dB per unit of width, as the real one costs much)."""
+    from pranc_codec import latent_encoder as le
+
+    image, bpp = np.zeros((64, 64, 3), np.uint8), 0.5
+    target = bpp * 64 * 64 / 8
+    landed, widths = iter(sizes), {}  # file length -> dead-zone width
+
+    def pack(size: float, deadzone: float = 0.0) -> bytes:
+        data = bytes(max(0, round(target * size * (1 - deadzone / 3))))
+        widths.setdefault(len(data), deadzone)
+        return data
+
+    monkeypatch.setattr(le, "fit", lambda *a: next(landed))
+    monkeypatch.setattr(le, "pack", pack)
+    monkeypatch.setattr(le, "_psnr_of", lambda image, data: 30.0 - 10 * widths[len(data)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RateNote)
+        data = le.encode_to_bpp(image, settings.settings_for(), bpp)
+    near = {n: w for n, w in widths.items() if abs(n - target) <= 0.05 * target}
+    if sizes[-1] == 1.03:
+        assert len(data) == round(1.03 * target) and max(widths.values()) == 0.0
+    else:
+        assert widths[len(data)] == min(near.values()) > 0.0
+
+
 def test_unreachable_bpp_is_noted(latent_tiny):
     image = np.zeros((8, 8, 3), dtype=np.uint8)
     with pytest.warns(RateNote, match="out of reach"):
