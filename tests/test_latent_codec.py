@@ -105,7 +105,7 @@ def test_bpp_target_within_five_percent(latent_tiny):
         assert abs(len(data) * 8 / (96 * 96) - bpp) <= 0.05 * bpp
 
 
-@pytest.mark.parametrize("sizes", [(1.30, 1.03), (1.30, 0.90, 1.08, 0.93)])
+@pytest.mark.parametrize("sizes", [(1.30, 1.03), (1.30, 0.90, 1.08, 0.93, 1.07)])
 def test_bpp_keeps_a_close_fit_and_trims_only_as_a_last_resort(monkeypatch, sizes):
     """Fits land at ``sizes`` (times the target) in turn. A fit within 4 % is
     kept untrimmed; where none is, the dead zone trims the smallest fit above
@@ -133,6 +133,22 @@ def test_bpp_keeps_a_close_fit_and_trims_only_as_a_last_resort(monkeypatch, size
         assert len(data) == round(1.03 * target) and max(widths.values()) == 0.0
     else:
         assert widths[len(data)] == min(near.values()) > 0.0
+
+
+def test_next_lambda_steps_along_every_fit_not_the_last_two():
+    """kodim17 at the fast preset, 0.25 bpp: two close fits a little under the
+    target, the second smaller though its lambda is (noise); a slope from them
+    alone sent the next fit to 0.3159 bpp (lambda 0.0017)."""
+    import math
+
+    from pranc_codec.latent_encoder import Tried, _next_lambda
+
+    tried = [Tried(lam, None, b"", math.log(bpp))
+             for lam, bpp in ((0.01425, 0.1205), (0.004579, 0.2337), (0.004079, 0.2290))]
+    assert 0.003 < _next_lambda(tried, math.log(0.25), -0.35, (-2.0, -0.1)) < 0.0041
+    # across the target it interpolates between the nearest fits on each side
+    across = tried[:2] + [Tried(0.002, None, b"", math.log(0.2663))]
+    assert 0.002 < _next_lambda(across, math.log(0.25), -0.35, (-2.0, -0.1)) < 0.004579
 
 
 def test_unreachable_bpp_is_noted(latent_tiny):
