@@ -135,20 +135,27 @@ def test_bpp_keeps_a_close_fit_and_trims_only_as_a_last_resort(monkeypatch, size
         assert widths[len(data)] == min(near.values()) > 0.0
 
 
-def test_next_lambda_steps_along_every_fit_not_the_last_two():
-    """kodim17 at the fast preset, 0.25 bpp: two close fits a little under the
-    target, the second smaller though its lambda is (noise); a slope from them
-    alone sent the next fit to 0.3159 bpp (lambda 0.0017)."""
+def test_next_lambda_steps_sanely_from_noisy_fits():
+    """Fits of --bpp at the fast preset, 0.25 bpp. kodim17: two close fits a
+    little under the target, the second smaller though its lambda is (noise);
+    their slope taken as it is sent the next fit to 0.3159 bpp (lambda 0.0017).
+    kodim20: the curve flattens; a line through every fit stepped to 0.00126
+    and the fifth fit stopped at 0.2318."""
     import math
 
     from pranc_codec.latent_encoder import Tried, _next_lambda
 
-    tried = [Tried(lam, None, b"", math.log(bpp))
-             for lam, bpp in ((0.01425, 0.1205), (0.004579, 0.2337), (0.004079, 0.2290))]
-    assert 0.003 < _next_lambda(tried, math.log(0.25), -0.35, (-2.0, -0.1)) < 0.0041
+    def fits(*pairs: tuple[float, float]) -> list[Tried]:
+        return [Tried(lam, None, b"", math.log(bpp)) for lam, bpp in pairs]
+
+    aim, slopes = math.log(0.25), (-2.0, -0.15)
+    kodim17 = fits((0.01425, 0.1205), (0.004579, 0.2337), (0.004079, 0.2290))
+    assert 0.0025 < _next_lambda(kodim17, aim, -0.35, slopes) < 0.0041
+    kodim20 = fits((0.01425, 0.1192), (0.004503, 0.1872), (0.002153, 0.2104), (0.001412, 0.2360))
+    assert 0.0009 < _next_lambda(kodim20, aim, -0.35, slopes) < 0.0012
     # across the target it interpolates between the nearest fits on each side
-    across = tried[:2] + [Tried(0.002, None, b"", math.log(0.2663))]
-    assert 0.002 < _next_lambda(across, math.log(0.25), -0.35, (-2.0, -0.1)) < 0.004579
+    across = kodim17[:2] + fits((0.002, 0.2663))
+    assert 0.002 < _next_lambda(across, aim, -0.35, slopes) < 0.004579
 
 
 def test_unreachable_bpp_is_noted(latent_tiny):
