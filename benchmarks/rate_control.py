@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 
 from pranc_codec.images import write_atomic
+from pranc_codec.latent_encoder import BPP_PROMISE
 
 from .codecs import Pranc
 from .rd import Cache, add_image_options, images_or_exit
 
-TOLERANCE = 0.05  # what --bpp promises where the target is reachable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{100 * (row.bpp / target - 1):+.1f} % | {row.psnr:.2f} | {row.encode_s:.0f} |")
             print(lines[-1], flush=True)
         errors = [abs(r.bpp / target - 1) for r in rows]
-        summary.append(f"| {target} | {len(rows)} | {sum(e <= TOLERANCE for e in errors)} | "
+        summary.append(f"| {target} | {len(rows)} | {sum(e <= BPP_PROMISE for e in errors)} | "
                        f"{100 * max(errors):.1f} % | {statistics.fmean(r.psnr for r in rows):.2f} | "
                        f"{statistics.median(r.encode_s for r in rows):.0f} |")
     print("\n" + "\n".join(summary))

@@ -60,6 +60,7 @@ PSNR_SLACK = 1.0  # a fit clearing the target by more than this refits smaller
 # dead zone is a poor trim (kodim23 at 0.15 bpp, default preset: a fit 1.7 %
 # over trimmed to the target lost 8.8 dB), so it is the last resort
 BPP_TOLERANCE = 0.04
+BPP_PROMISE = 0.05  # how near --bpp lands where the target is reachable
 # a search that starts far off needs a fourth fit (kodim09 at the fast preset
 # reached 0.088, 0.176 and 0.234 bpp of a 0.25 target in three), and one
 # that must land within BPP_TOLERANCE a fifth, since a trim costs dB
@@ -276,7 +277,7 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     BPP_TOLERANCE of the target, and keeps it. Where none does, the smallest
     fit above the target is trimmed by a latent dead zone (a search over
     packings of the same fit), and the file that decodes best among those
-    within 5 % of the target (fits and trims) is kept.
+    within BPP_PROMISE of the target (fits and trims) is kept.
     """
     if not bpp > 0:
         raise ValueError(f"target bpp must be positive, got {bpp}")
@@ -288,16 +289,19 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
         return math.log(len(data) * 8 / pixels)
 
     low, high = math.log(bpp * (1 - BPP_TOLERANCE)), math.log(bpp * (1 + BPP_TOLERANCE))
-    tried = _lambda_search(image, s, lam_for_bpp(bpp, s.l0), log_bpp, math.log(bpp),
-                           lambda v: low <= v <= high, bpp_slope(bpp, s.l0), (-2.0, -0.15),
-                           progress)
-    if low <= tried[-1].value <= high:
+
+    def close(value: float) -> bool:
+        return low <= value <= high
+
+    tried = _lambda_search(image, s, lam_for_bpp(bpp, s.l0), log_bpp, math.log(bpp), close,
+                           bpp_slope(bpp, s.l0), (-2.0, -0.15), progress)
+    if close(tried[-1].value):
         return tried[-1].data
     above = [t for t in tried if t.value >= math.log(bpp)]
-    trimmed = min(above or [max(tried, key=lambda t: t.value)], key=lambda t: t.value)
+    to_trim = min(above or [max(tried, key=lambda t: t.value)], key=lambda t: t.value)
     files = [t.data for t in tried] + list(
-        _deadzone_search(trimmed, lambda d: len(d) > target * (1 + BPP_TOLERANCE)).values())
-    near = [d for d in files if abs(len(d) - target) <= 0.05 * target]
+        _deadzone_search(to_trim, lambda d: len(d) > target * (1 + BPP_TOLERANCE)).values())
+    near = [d for d in files if abs(len(d) - target) <= BPP_PROMISE * target]
     if near:
         return max(near, key=lambda d: _psnr_of(image, d))
     data = min(files, key=lambda d: abs(len(d) - target))
