@@ -25,7 +25,6 @@ from .codecs import Pranc
 from .rd import Cache, add_image_options, images_or_exit
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, required=True, help="folder of images")

@@ -51,6 +51,7 @@ LAMBDA_BPP = {1: ((3e-1, 0.0323), (1e-1, 0.0606), (5e-2, 0.100), (2e-2, 0.201), 
               0: ((6e-3, 0.449), (2e-3, 0.909), (3e-4, 1.796))}
 FULL_RES_BPP = 0.5
 BPP_SLOPE = -0.35  # log bpp per log lambda beyond the table
+BPP_SLOPES = (-2.0, -0.15)  # measured slopes the --bpp search steps at are held here
 # --psnr: dB per log lambda until two files measure one (kodim05: -2.15), and
 # how far above the target a refit aims.
 DB_PER_LOG_LAMBDA = -2.0
@@ -288,16 +289,17 @@ def encode_to_bpp(image: np.ndarray, s: LatentSettings, bpp: float,
     def log_bpp(data: bytes) -> float:
         return math.log(len(data) * 8 / pixels)
 
+    aim = math.log(bpp)
     low, high = math.log(bpp * (1 - BPP_TOLERANCE)), math.log(bpp * (1 + BPP_TOLERANCE))
 
     def close(value: float) -> bool:
         return low <= value <= high
 
-    tried = _lambda_search(image, s, lam_for_bpp(bpp, s.l0), log_bpp, math.log(bpp), close,
-                           bpp_slope(bpp, s.l0), (-2.0, -0.15), progress)
+    tried = _lambda_search(image, s, lam_for_bpp(bpp, s.l0), log_bpp, aim, close,
+                           bpp_slope(bpp, s.l0), BPP_SLOPES, progress)
     if close(tried[-1].value):
         return tried[-1].data
-    above = [t for t in tried if t.value >= math.log(bpp)]
+    above = [t for t in tried if t.value >= aim]
     to_trim = min(above or [max(tried, key=lambda t: t.value)], key=lambda t: t.value)
     files = [t.data for t in tried] + list(
         _deadzone_search(to_trim, lambda d: len(d) > target * (1 + BPP_TOLERANCE)).values())

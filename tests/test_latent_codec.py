@@ -1,4 +1,5 @@
 """Format v2 end to end: encode, decode, the container's sections, rate control."""
+import math
 import struct
 import warnings
 from pathlib import Path
@@ -141,14 +142,12 @@ def test_next_lambda_steps_sanely_from_noisy_fits():
     their slope taken as it is sent the next fit to 0.3159 bpp (lambda 0.0017).
     kodim20: the curve flattens; a line through every fit stepped to 0.00126
     and the fifth fit stopped at 0.2318."""
-    import math
-
-    from pranc_codec.latent_encoder import Tried, _next_lambda
+    from pranc_codec.latent_encoder import BPP_SLOPES, Tried, _next_lambda
 
     def fits(*pairs: tuple[float, float]) -> list[Tried]:
         return [Tried(lam, None, b"", math.log(bpp)) for lam, bpp in pairs]
 
-    aim, slopes = math.log(0.25), (-2.0, -0.15)
+    aim, slopes = math.log(0.25), BPP_SLOPES
     kodim17 = fits((0.01425, 0.1205), (0.004579, 0.2337), (0.004079, 0.2290))
     assert 0.0025 < _next_lambda(kodim17, aim, -0.35, slopes) < 0.0041
     kodim20 = fits((0.01425, 0.1192), (0.004503, 0.1872), (0.002153, 0.2104), (0.001412, 0.2360))
