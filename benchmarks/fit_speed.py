@@ -68,7 +68,7 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
     coeffs = [c.clone().requires_grad_(True) for c in lf.coeffs]
     latents = [y.clone().requires_grad_(True) for y in lf.latents]
     theta = lf.theta(coeffs).detach().requires_grad_(True)
-    pixels = lf.sample_pixels(s.stride, torch.Generator().manual_seed(0))
+    pixels = lf.sample_pixels(s.stride, torch.Generator().manual_seed(0), (lf.height, lf.width))
     target = lf.target[pixels[0]][:, pixels[1]]
     upstream = torch.randn_like(theta)
 

@@ -213,12 +213,12 @@ class LatentFit:
               quant: str | None = None, progress: bool = False, desc: str = "fit") -> float:
         """Adam on latents and coefficients; returns the final loss.
 
-        On a GPU with the whole image per iteration (stride 1) each phase's
-        iteration is captured once as a CUDA graph and replayed: the eager
-        iteration is some 1,500 small kernel launches, bound by the CPU."""
+        On a GPU each phase's iteration is captured as a CUDA graph, one per
+        sample offset (stride^2 of them), and replayed: the eager iteration is
+        some 1,500 small kernel launches, bound by the CPU."""
         latents = [y.requires_grad_(True) for y in self.latents]
         coeffs = [c.requires_grad_(True) for c in self.coeffs]
-        graphs = self.device.type == "cuda" and schedule.stride == 1
+        graphs = self.device.type == "cuda"
         # Tensor learning rates and temperature: a graph reads them where they
         # lie, so the schedule changes them in place.
         lr = [schedule.lr_latent] + [schedule.lr / math.sqrt(max(1, g.rank)) for g in self.groups]
@@ -261,24 +261,26 @@ class LatentFit:
                     group["lr"].fill_(peak * factor)
                 else:
                     group["lr"] = peak * factor
-            if mode in captured:
-                graph, (loss, mse, bits) = captured[mode]
+            rows, cols = self.sample_pixels(schedule.stride, gen, (self.height, self.width))
+            key = mode, rows.start, cols.start
+            if key in captured:
+                graph, (loss, mse, bits) = captured[key]
                 graph.replay()
             else:
-                # the first iteration of a phase runs eagerly (on a side stream,
-                # as capture wants: it creates the optimizer's state), then the
-                # next is captured
+                # the first iteration of a phase and offset runs eagerly (on a
+                # side stream, as capture wants: it creates the optimizer's
+                # state), and is captured for the next ones
                 side = torch.cuda.Stream() if capture else None
                 with torch.cuda.stream(side) if capture else contextlib.nullcontext():
-                    loss, mse, bits = step(mode, *self.sample_pixels(schedule.stride, gen))
+                    loss, mse, bits = step(mode, rows, cols)
                 if capture:
                     torch.cuda.current_stream().wait_stream(side)
                     try:
                         graph = torch.cuda.CUDAGraph()
                         opt.zero_grad(set_to_none=True)
                         with torch.cuda.graph(graph):
-                            outputs = step(mode, slice(None), slice(None))
-                        captured[mode] = graph, outputs
+                            outputs = step(mode, rows, cols)
+                        captured[key] = graph, outputs
                     except RuntimeError as e:
                         warnings.warn(f"CUDA graph capture failed, the fit goes on without: {e}")
                         capture = False
@@ -290,10 +292,12 @@ class LatentFit:
         return float(loss.detach())
 
     @staticmethod
-    def sample_pixels(stride: int, gen: torch.Generator) -> tuple[slice, slice]:
-        """(rows, cols): every stride-th row and column from a random offset. Their MSE
-        is an unbiased estimate of the whole image's at 1/stride^2 of the cost."""
-        oy, ox = (int(v) for v in torch.randint(stride, (2,), generator=gen))
+    def sample_pixels(stride: int, gen: torch.Generator, shape: tuple[int, int]) -> tuple[slice, slice]:
+        """(rows, cols) of an image of ``shape`` (height, width): every stride-th row
+        and column from a random offset. Their MSE is an unbiased estimate of the
+        whole image's at 1/stride^2 of the cost. An image narrower than the
+        stride keeps its offsets inside it (an empty sample's MSE is not a number)."""
+        oy, ox = (int(v) % n for v, n in zip(torch.randint(stride, (2,), generator=gen), shape))
         return slice(oy, None, stride), slice(ox, None, stride)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pranc_codec import codec, container, latent_decoder, settings
-from pranc_codec.errors import PrcFormatError, RateNote
+from pranc_codec.errors import PrcError, PrcFormatError, RateNote
 from pranc_codec.metrics import psnr
 
 DATA = Path(__file__).parent / "data"
@@ -31,6 +31,12 @@ def test_round_trip_learns_the_image(encoded):
     flat = np.broadcast_to(image.reshape(-1, 3).mean(0).round(), image.shape).astype(np.uint8)
     assert psnr(image, decoded) > psnr(image, flat) + 6.0
     assert len(data) < image.size / 2
+
+
+def test_a_diverged_fit_is_an_error_not_a_file(latent_tiny):
+    image = np.full((16, 16, 3), 128, np.uint8)
+    with pytest.raises(PrcError, match="diverged"):
+        codec.encode(image, lam=1e-3, lr=1e30, **latent_tiny)
 
 
 def test_deterministic(encoded, latent_tiny):

@@ -129,10 +129,13 @@ def test_sampled_pixels_cover_the_image_evenly():
     gen = torch.Generator().manual_seed(0)
     counts = np.zeros((7, 8))
     for _ in range(900):
-        rows, cols = latent_fit.LatentFit.sample_pixels(3, gen)
+        rows, cols = latent_fit.LatentFit.sample_pixels(3, gen, (7, 8))
         counts[rows, cols] += 1
     assert counts.min() > 60 and counts.max() < 140  # each pixel about 1 time in 9
-    assert latent_fit.LatentFit.sample_pixels(1, gen) == (slice(0, None, 1), slice(0, None, 1))
+    assert latent_fit.LatentFit.sample_pixels(1, gen, (7, 8)) == (slice(0, None, 1), slice(0, None, 1))
+    for _ in range(20):  # never an empty sample of an image narrower than the stride
+        rows, cols = latent_fit.LatentFit.sample_pixels(3, gen, (1, 2))
+        assert np.zeros((1, 2))[rows, cols].size
 
 
 def test_synthesis_render_equals_torch_in_any_band(monkeypatch):
