@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import container, entropy, entropy_model, latent_decoder, netweights
 from .container import FileV2, Head, NetGroup
 from .entropy_model import ArmShape
-from .errors import PrcError, RateNote
+from .errors import RateNote
 from .fit import fake_quantize
 from .latent_decoder import Architecture
 from .latent_fit import LatentFit, RoundedProbe, Schedule
@@ -129,24 +129,16 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     torch.manual_seed(s.seed)
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)
-    loss = lf.train(Schedule(s.iterations, s.lr, s.lr_latent, stride=s.stride, soft=SOFT_ROUND),
-                    lam, guess_steps, progress=progress, desc="fit")
-    _check_finite(loss)
+    lf.train(Schedule(s.iterations, s.lr, s.lr_latent, stride=s.stride, soft=SOFT_ROUND), lam,
+             guess_steps, progress=progress, desc="fit")
     exps = choose_steps(lf, lam)
     n = int(s.iterations * s.qat_fraction)
     if n:
-        _check_finite(lf.train(
-            Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, stride=s.stride), lam,
-            [2.0**e for e in exps],
-            coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
-            quant="ste", progress=progress, desc="quantization-aware"))
+        lf.train(Schedule(n, s.lr * 0.1, s.lr_latent * 0.1, warmup=0.1, stride=s.stride), lam,
+                 [2.0**e for e in exps],
+                 coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
+                 quant="ste", progress=progress, desc="quantization-aware")
     return Fitted(lf, s, exps)
-
-
-def _check_finite(loss: float) -> None:
-    # a diverged fit's latents would round to garbage the coder cannot hold
-    if not math.isfinite(loss):
-        raise PrcError("the fit diverged (its loss is not finite); try another --seed")
 
 
 def latent_ints(y: torch.Tensor, deadzone: float = 0.0) -> np.ndarray:

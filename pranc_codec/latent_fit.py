@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from .basis import BasisProduct
 from .entropy_model import CONTEXT, LOG2_SCALE_MAX, LOG2_SCALE_MIN, ArmShape
+from .errors import PrcError
 from .fit import lr_factor
 from .groups import stream_key
 from .latent_decoder import Architecture
@@ -211,7 +212,8 @@ class LatentFit:
     def train(self, schedule: Schedule, lam: float, steps: list[float],
               coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
               quant: str | None = None, progress: bool = False, desc: str = "fit") -> float:
-        """Adam on latents and coefficients; returns the final loss.
+        """Adam on latents and coefficients; returns the final loss (PrcError if
+        the fit diverged to a loss that is not finite).
 
         On a GPU each phase's iteration is captured as a CUDA graph, one per
         sample offset (stride^2 of them), and replayed: the eager iteration is
@@ -232,6 +234,7 @@ class LatentFit:
         pixels = self.height * self.width
         total = schedule.iterations
         gen = torch.Generator().manual_seed(total)
+        shape = self.height, self.width
 
         def step(mode: str, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
             used = coeff_transform(coeffs) if coeff_transform else coeffs
@@ -261,7 +264,7 @@ class LatentFit:
                     group["lr"].fill_(peak * factor)
                 else:
                     group["lr"] = peak * factor
-            rows, cols = self.sample_pixels(schedule.stride, gen, (self.height, self.width))
+            rows, cols = self.sample_pixels(schedule.stride, gen, shape)
             key = mode, rows.start, cols.start
             if key in captured:
                 graph, (loss, mse, bits) = captured[key]
@@ -289,7 +292,11 @@ class LatentFit:
                                 bpp=f"{bits.item() / pixels:.3f}")
         for t in latents + coeffs:
             t.requires_grad_(False)
-        return float(loss.detach())
+        final = float(loss.detach())
+        # a diverged fit's latents would round to garbage the coder cannot hold
+        if not math.isfinite(final):
+            raise PrcError("the fit diverged (its loss is not finite); try another --seed")
+        return final
 
     @staticmethod
     def sample_pixels(stride: int, gen: torch.Generator, shape: tuple[int, int]) -> tuple[slice, slice]:
