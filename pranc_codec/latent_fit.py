@@ -4,8 +4,12 @@ The trained quantities are the latent grids (float, quantized to integers
 in the file) and every network group's coefficients (the networks'
 weights are theta0 + B @ a over the seeded sign basis, ``basis.BasisProduct``).
 The loss is MSE (on 0..1 pixels) + lambda * (latent bits + coefficient bits)
-/ pixels. Latents see additive uniform noise first, then straight-through
-rounding; the learning rate follows a warm-up and a cosine decay. Each
+/ pixels. Latents see soft rounding plus uniform noise throughout (a
+straight-through phase after it raised the rounded latents' rate and lost
+what the noise phase had won, the more so the longer the fit:
+benchmarks/README.md); the learning rate follows a warm-up and a cosine
+decay. A quantization-aware phase may then tune the networks alone on the
+rounded latents. Each
 iteration may measure the distortion on every s-th row and column at a
 random offset (an unbiased estimate at 1/s^2 of the cost that still gives
 every latent a gradient, which a random window does not: a window measured
@@ -125,12 +129,11 @@ def soft_round(y: torch.Tensor, temperature: float | torch.Tensor) -> torch.Tens
 class Schedule:
     iterations: int
     lr: float = 1e-2  # the networks' coefficients (over sqrt(rank) for a basis group)
-    lr_latent: float = 0.1  # latents move by about this much a step: few steps need many
-    noise_fraction: float = 0.7  # then straight-through rounding
-    soft: tuple[float, float] | None = None  # soft-round temperatures, first and last, of the noise phase
+    # latents move by about this much a step (few steps need many); 0 holds them fixed
+    lr_latent: float = 0.1
+    soft: tuple[float, float] | None = None  # soft-round temperatures, first and last
     warmup: float = 0.02
     final_lr: float = 0.01
-    ste_lr_scale: float = 0.3
     stride: int = 1  # each iteration's distortion sees every stride-th row and column
 
 
@@ -194,8 +197,6 @@ class LatentFit:
                                       temperature))
             elif mode == "noise":
                 out.append(y + torch.rand_like(y) - 0.5)
-            elif mode == "ste":
-                out.append(y + (torch.round(y) - y).detach())
             else:
                 out.append(torch.round(y))
         return out
@@ -212,24 +213,27 @@ class LatentFit:
     def train(self, schedule: Schedule, lam: float, steps: list[float],
               coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
               quant: str | None = None, progress: bool = False, desc: str = "fit") -> float:
-        """Adam on latents and coefficients; returns the final loss (PrcError if
-        the fit diverged to a loss that is not finite).
+        """Adam on latents (unless the schedule holds them) and coefficients;
+        returns the final loss (PrcError if the fit diverged to a loss that is
+        not finite). The latents are quantized as ``quant`` says (a mode of
+        quantized_latents), else by noise and the schedule's soft rounding.
 
         On a GPU each phase's iteration is captured as a CUDA graph, one per
         sample offset (stride^2 of them), and replayed: the eager iteration is
         some 1,500 small kernel launches, bound by the CPU."""
-        latents = [y.requires_grad_(True) for y in self.latents]
+        move_latents = schedule.lr_latent > 0
+        latents = [y.requires_grad_(move_latents) for y in self.latents]
         coeffs = [c.requires_grad_(True) for c in self.coeffs]
         graphs = self.device.type == "cuda"
+        trained = ([latents] if move_latents else []) + [[c] for c in coeffs]
+        peaks = (([schedule.lr_latent] if move_latents else []) +
+                 [schedule.lr / math.sqrt(max(1, g.rank)) for g in self.groups])
         # Tensor learning rates and temperature: a graph reads them where they
         # lie, so the schedule changes them in place.
-        lr = [schedule.lr_latent] + [schedule.lr / math.sqrt(max(1, g.rank)) for g in self.groups]
-        lr = [torch.tensor(v, device=self.device) for v in lr] if graphs else lr
+        lr = [torch.tensor(v, device=self.device) for v in peaks] if graphs else peaks
         # fused: one kernel per group on a GPU
-        opt = torch.optim.Adam([{"params": latents, "lr": lr[0]}] +
-                               [{"params": [c], "lr": v} for c, v in zip(coeffs, lr[1:])],
+        opt = torch.optim.Adam([{"params": p, "lr": v} for p, v in zip(trained, lr)],
                                fused=self.device.type == "cuda", capturable=graphs)
-        peaks = [float(v) for v in lr]
         temperature: float | torch.Tensor = torch.zeros((), device=self.device) if graphs else 0.0
         pixels = self.height * self.width
         total = schedule.iterations
@@ -252,13 +256,11 @@ class LatentFit:
         bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
         for it in bar:
             factor = lr_factor(it, total, schedule)
-            mode = quant or ("noise" if it < schedule.noise_fraction * total else "ste")
+            mode = quant or "noise"
             if mode == "noise" and schedule.soft:
                 t0, t1 = schedule.soft
-                mode, value = "soft", t0 + (t1 - t0) * it / (schedule.noise_fraction * total)
+                mode, value = "soft", t0 + (t1 - t0) * it / total
                 temperature = temperature.fill_(value) if graphs else value
-            if quant is None and mode == "ste":
-                factor *= schedule.ste_lr_scale
             for group, peak in zip(opt.param_groups, peaks):
                 if graphs:
                     group["lr"].fill_(peak * factor)

@@ -199,3 +199,29 @@ def test_rounded_probe_matches_the_whole_image_forward(latent_tiny):
         theta = lf.theta(coeffs)
         assert probe.mse(theta) == float(torch.mean((pixels - lf.target) ** 2))
         assert probe.bits(theta) == float(bits)
+
+
+
+def test_quantization_aware_phase_moves_the_networks_alone(latent_tiny, monkeypatch):
+    """After the main fit, the latents stay where it left them (moved by
+    straight-through rounding they lost more than the networks gained); the
+    networks' coefficients are tuned to their quantization steps."""
+    from skimage.data import astronaut
+
+    from pranc_codec import latent_encoder
+    from pranc_codec.settings import settings_for
+
+    states = []  # (latents, coefficients) after each phase
+    train = latent_fit.LatentFit.train
+
+    def recording(self, *args, **kwargs):
+        loss = train(self, *args, **kwargs)
+        states.append(([y.clone() for y in self.latents], [c.clone() for c in self.coeffs]))
+        return loss
+
+    monkeypatch.setattr(latent_fit.LatentFit, "train", recording)
+    image = np.ascontiguousarray(astronaut()[0:32, 180:212])
+    latent_encoder.fit(image, settings_for("default", **latent_tiny, lam=1e-2), 1e-2)
+    (main_latents, main_coeffs), (latents, coeffs) = states
+    assert all(torch.equal(a, b) for a, b in zip(main_latents, latents))
+    assert not all(torch.equal(a, b) for a, b in zip(main_coeffs, coeffs))
