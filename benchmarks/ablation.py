@@ -1,14 +1,18 @@
 """Ablation of the v2 codec: what each design choice is worth at equal rate.
 
     python -m benchmarks.ablation --images DIR --out results/ablation
-        [--names kodim01,kodim05,kodim13,kodim23] [--rates 0.05,0.15,0.4]
+        [--names kodim01,kodim05,kodim13,kodim23] [--rates 0.05,0.15,0.4 | --lams 0.06,0.01]
         [--variants "direct networks,4x iterations"]
 
 Every variant is the default preset with some settings changed, encoded
 with ``--bpp`` at each rate (so variants compare at the same file size) on
-a few images. Rows are cached under OUT/cache exactly as ``benchmarks.rd``
-caches them (codec ``pranc``, the variant's settings in the point), so an
-interrupted run resumes. Prints, and writes to OUT/ablation.md, the means
+a few images, or with ``--lams`` fitted once at each rate weight lambda (no
+rate search, whose fits' noise and trims blur small differences; variants
+then compare along their curves: the table adds each one's BD-rate against
+the default and the default's PSNR at the variant's bpp). Rows are cached
+under OUT/cache exactly as ``benchmarks.rd`` caches them (codec ``pranc``,
+the variant's settings in the point), so an interrupted run resumes.
+Prints, and writes to OUT/ablation.md (OUT/ablation-lam.md), the means
 over the images: bpp of the latents and of the networks (their sections of
 the file), whole-file bpp, PSNR and encode seconds.
 """
@@ -22,8 +26,10 @@ from pathlib import Path
 from pranc_codec import container
 from pranc_codec.images import write_atomic
 
+from .bdrate import bd_quality, bd_rate
 from .codecs import Pranc, label
 from .rd import Cache, Row, images_or_exit
+from .report import fmt_delta, psnr_at
 
 # name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
@@ -40,6 +46,8 @@ VARIANTS = {
 }
 NAMES = "kodim01,kodim05,kodim13,kodim23"
 RATES = "0.05,0.15,0.4"
+LAMS = "0.06,0.025,0.01,0.004"  # the Kodak curve's half-resolution lambdas (about 0.05-0.25 bpp)
+DEFAULT = "default (PRANC networks)"
 
 
 def section_bpp(data: bytes) -> tuple[float, float]:
@@ -49,21 +57,51 @@ def section_bpp(data: bytes) -> tuple[float, float]:
     return 8 * sum(len(g) for g in f.grids) / pixels, 8 * len(f.net_payload) / pixels
 
 
-HEADER = ("| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |\n"
-          "|---|---|---|---|---|---|---|")
+HEADER = {"bpp": "| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) "
+                 "| encode (s) |\n|---|---|---|---|---|---|---|",
+          "lam": "| variant | lambda | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) "
+                 "| default at this bpp (dB) |\n|---|---|---|---|---|---|---|---|"}
 
 
-def _point(name: str, rate: float) -> dict:
-    return {"bpp": rate, **VARIANTS[name]}
+def _point(name: str, key: str, value: float) -> dict:
+    return {key: value, **VARIANTS[name]}
 
 
-def _line(cache: Cache, name: str, rate: float, rows: list[Row]) -> str:
-    """One table row: the means over the images of a variant at a rate."""
-    split = [section_bpp(cache.file(Pranc.name, r.image, label(_point(name, rate)))) for r in rows]
+def _line(cache: Cache, name: str, key: str, value: float, rows: list[Row],
+          default: list[dict] | None = None) -> str:
+    """One table row: the means over the images of a variant at a point, and
+    the ``default`` curve's PSNR at its bpp where one is given."""
+    point = label(_point(name, key, value))
+    split = [section_bpp(cache.file(Pranc.name, r.image, point)) for r in rows]
     mean = statistics.fmean
-    return (f"| {name} | {rate} | {mean(s[0] for s in split):.4f} | "
-            f"{mean(s[1] for s in split):.4f} | {mean(r.bpp for r in rows):.4f} | "
-            f"{mean(r.psnr for r in rows):.2f} | {mean(r.encode_s for r in rows):.0f} |")
+    bpp, db = mean(r.bpp for r in rows), mean(r.psnr for r in rows)
+    line = (f"| {name} | {value} | {mean(s[0] for s in split):.4f} | "
+            f"{mean(s[1] for s in split):.4f} | {bpp:.4f} | {db:.2f} | "
+            f"{mean(r.encode_s for r in rows):.0f} |")
+    if default is None:
+        return line
+    at = psnr_at(default, bpp)
+    return line + (" outside its range |" if at is None else f" {at:.2f} ({db - at:+.2f}) |")
+
+
+def _curve(rows_by_value: dict[float, list[Row]]) -> list[dict]:
+    """Mean (bpp, PSNR) over the images at each point, as report.psnr_at reads them."""
+    return [{"bpp": statistics.fmean(r.bpp for r in rows),
+             "psnr-rgb": statistics.fmean(r.psnr for r in rows)} for rows in rows_by_value.values()]
+
+
+def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
+    """Each variant's Bjontegaard deltas against the default, over their mean curves."""
+    lines = ["", f"| variant | BD-rate against {DEFAULT} | BD-PSNR |", "|---|---|---|"]
+    ref = curves.get(DEFAULT, [])
+    for name, points in curves.items():
+        if name == DEFAULT or len(points) < 2 or len(ref) < 2:
+            continue
+        args = ([p["bpp"] for p in ref], [p["psnr-rgb"] for p in ref],
+                [p["bpp"] for p in points], [p["psnr-rgb"] for p in points])
+        lines.append(f"| {name} | {fmt_delta(bd_rate(*args), ' %')} | "
+                     f"{fmt_delta(bd_quality(*args), ' dB')} |")
+    return lines if len(lines) > 3 else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--names", default=NAMES, help="comma-separated image names")
     parser.add_argument("--rates", default=RATES, help="comma-separated target bpp")
+    parser.add_argument("--lams", help="comma-separated lambdas: one fit per variant and "
+                                       "lambda instead of --bpp at --rates")
     parser.add_argument("--variants", help=f"comma-separated, from: {', '.join(VARIANTS)} "
                                            "(default: all)")
     args = parser.parse_args(argv)
@@ -81,23 +121,36 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s): {', '.join(unknown)}")
     images = images_or_exit(parser, args.images, only=args.names)
     codec, cache = Pranc(), Cache(args.out / "cache")
-    rates = [float(r) for r in args.rates.split(",")]
-    print(HEADER, flush=True)
+    key, given, known = ("lam", args.lams, LAMS) if args.lams else ("bpp", args.rates, RATES)
+    values = [float(v) for v in given.split(",")]
+    print(HEADER[key], flush=True)
     for name in names:
-        for rate in rates:
-            rows = [cache.measured(codec, path, _point(name, rate), keep_file=True) for path in images]
-            print(_line(cache, name, rate, rows), flush=True)
-    # the table holds every variant and rate measured on these images with
+        for value in values:
+            rows = [cache.measured(codec, path, _point(name, key, value), keep_file=True)
+                    for path in images]
+            print(_line(cache, name, key, value, rows), flush=True)
+    # the table holds every variant and point measured on these images with
     # the current code, so runs of a few variants add up
-    lines = [HEADER]
+    found: dict[str, dict[float, list[Row]]] = {}
     for name in VARIANTS:
-        for rate in sorted(set(rates) | {float(r) for r in RATES.split(",")}):
-            rows = [cache.get(codec, path.stem, _point(name, rate)) for path in images]
+        # in increasing rate: lambdas from the largest
+        for value in sorted(set(values) | {float(v) for v in known.split(",")},
+                            reverse=key == "lam"):
+            rows = [cache.get(codec, path.stem, _point(name, key, value)) for path in images]
             if all(rows):
-                lines.append(_line(cache, name, rate, rows))
+                found.setdefault(name, {})[value] = rows
+    curves = {name: _curve(by_value) for name, by_value in found.items()}
+    default = curves.get(DEFAULT) if key == "lam" else None
+    lines = [HEADER[key]] + [_line(cache, name, key, value, rows, default)
+                             for name, by_value in found.items()
+                             for value, rows in by_value.items()]
+    if key == "lam":
+        lines += _bd_lines(curves)
+    how = "fitted once at each lambda" if key == "lam" else "encoded with --bpp at the target rate"
     header = (f"Ablation on {', '.join(p.stem for p in images)}: means over the images, "
-              "each variant encoded with --bpp at the target rate.\n\n")
-    write_atomic(args.out / "ablation.md", (header + "\n".join(lines) + "\n").encode())
+              f"each variant {how}.\n\n")
+    write_atomic(args.out / ("ablation-lam.md" if key == "lam" else "ablation.md"),
+                 (header + "\n".join(lines) + "\n").encode())
     return 0
 
 

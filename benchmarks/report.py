@@ -101,7 +101,8 @@ def comparison(codecs: list[Codec], images: list[Path], rows: list, cache, path:
     plt.close(fig)
 
 
-def _fmt(value: float | None, unit: str) -> str:
+def fmt_delta(value: float | None, unit: str) -> str:
+    """A signed delta with its unit, or n/a."""
     return "n/a" if value is None else f"{value:+.2f}{unit}"
 
 
@@ -154,9 +155,9 @@ def summary(curves: dict[str, list[dict]], tables: list[dict], n_images: int,
              "| BD-rate (MS-SSIM) |",
              "|---|---|---|---|---|---|---|"]
     for t in tables:
-        lines.append(f"| {t['codec']} | {t['anchor']} | {_fmt(t['bd_rate_psnr'], ' %')} | "
-                     f"{_range(t['psnr_overlap'], '.2f')} | {_fmt(t['bd_psnr'], ' dB')} | "
-                     f"{_range(t['bpp_overlap'], '.3f')} | {_fmt(t['bd_rate_msssim'], ' %')} |")
+        lines.append(f"| {t['codec']} | {t['anchor']} | {fmt_delta(t['bd_rate_psnr'], ' %')} | "
+                     f"{_range(t['psnr_overlap'], '.2f')} | {fmt_delta(t['bd_psnr'], ' dB')} | "
+                     f"{_range(t['bpp_overlap'], '.3f')} | {fmt_delta(t['bd_rate_msssim'], ' %')} |")
     if not tables:
         lines.append("| (no anchor among the codecs run) | | | | | | |")
     lines += [""] + (same_rate_lines(curves, "pranc") if "pranc" in curves else [])

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -171,3 +172,23 @@ def test_ablation_table_adds_up_runs_of_a_few_variants(images, tmp_path):
     table = (tmp_path / "ab" / "ablation.md").read_text()
     assert [line.split(" | ")[0] for line in table.splitlines() if "| 8.0 |" in line] == \
         [f"| {v}" for v in ablation.VARIANTS if v in short]
+
+
+def test_ablation_by_lambda_compares_each_variant_with_the_default_curve(images, tmp_path):
+    from benchmarks import ablation
+
+    variants = "default (PRANC networks),1/4 iterations"
+    args = ["--images", str(images), "--out", str(tmp_path / "ab"), "--names", "a",
+            "--lams", "0.1,0.01", "--variants", variants]
+    assert ablation.main(args) == 0
+    lines = (tmp_path / "ab" / "ablation-lam.md").read_text().splitlines()
+    cells = [line.split(" | ") for line in lines if line.startswith("| ")]
+    rows = [c for c in cells if c[1] in ("0.1", "0.01")]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (f"| {v}", lam) for v in variants.split(",") for lam in ("0.01", "0.1"))
+    # the default's own rows meet its curve exactly; the variant's sit on it or off it
+    assert all(r[-1].endswith("(+0.00) |") for r in rows if r[0] == "| default (PRANC networks)")
+    # one Bjontegaard line for the variant (n/a here: a 32x32 image's curves,
+    # mostly header, need not overlap)
+    bd = [c for c in cells if c[0] == "| 1/4 iterations" and c[1] not in ("0.1", "0.01")]
+    assert len(bd) == 1 and re.fullmatch(r"(n/a|[+-]\d+\.\d\d %)", bd[0][1])
