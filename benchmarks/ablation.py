@@ -109,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, required=True, help="folder of images")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--names", default=NAMES, help="comma-separated image names")
-    parser.add_argument("--rates", default=RATES, help="comma-separated target bpp")
-    parser.add_argument("--lams", help="comma-separated lambdas: one fit per variant and "
-                                       "lambda instead of --bpp at --rates")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--rates", default=RATES, help="comma-separated target bpp")
+    rate.add_argument("--lams", help="comma-separated lambdas: one fit per variant and "
+                                     "lambda instead of --bpp at --rates")
     parser.add_argument("--variants", help=f"comma-separated, from: {', '.join(VARIANTS)} "
                                            "(default: all)")
     args = parser.parse_args(argv)
