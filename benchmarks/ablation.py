@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from pranc_codec import container
@@ -57,10 +58,23 @@ def section_bpp(data: bytes) -> tuple[float, float]:
     return 8 * sum(len(g) for g in f.grids) / pixels, 8 * len(f.net_payload) / pixels
 
 
-HEADER = {"bpp": "| variant | target bpp | latents bpp | networks bpp | bpp | PSNR (dB) "
-                 "| encode (s) |\n|---|---|---|---|---|---|---|",
-          "lam": "| variant | lambda | latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) "
-                 "| default at this bpp (dB) |\n|---|---|---|---|---|---|---|---|"}
+_COLUMNS = "| latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How variants are encoded: to target rates (--rates) or at lambdas (--lams)."""
+    known: str  # points always looked up in the cache for the table
+    header: str
+    output: str
+    how: str
+
+
+MODES = {"bpp": Mode(RATES, f"| variant | target bpp {_COLUMNS}\n|---|---|---|---|---|---|---|",
+                     "ablation.md", "encoded with --bpp at the target rate"),
+         "lam": Mode(LAMS, f"| variant | lambda {_COLUMNS} default at this bpp (dB) |\n"
+                           "|---|---|---|---|---|---|---|---|",
+                     "ablation-lam.md", "fitted once at each lambda")}
 
 
 def _point(name: str, key: str, value: float) -> dict:
@@ -74,7 +88,8 @@ def _line(cache: Cache, name: str, key: str, value: float, rows: list[Row],
     point = label(_point(name, key, value))
     split = [section_bpp(cache.file(Pranc.name, r.image, point)) for r in rows]
     mean = statistics.fmean
-    bpp, db = mean(r.bpp for r in rows), mean(r.psnr for r in rows)
+    p = _mean_point(rows)
+    bpp, db = p["bpp"], p["psnr-rgb"]
     line = (f"| {name} | {value} | {mean(s[0] for s in split):.4f} | "
             f"{mean(s[1] for s in split):.4f} | {bpp:.4f} | {db:.2f} | "
             f"{mean(r.encode_s for r in rows):.0f} |")
@@ -84,18 +99,20 @@ def _line(cache: Cache, name: str, key: str, value: float, rows: list[Row],
     return line + (" outside its range |" if at is None else f" {at:.2f} ({db - at:+.2f}) |")
 
 
-def _curve(rows_by_value: dict[float, list[Row]]) -> list[dict]:
-    """Mean (bpp, PSNR) over the images at each point, as report.psnr_at reads them."""
-    return [{"bpp": statistics.fmean(r.bpp for r in rows),
-             "psnr-rgb": statistics.fmean(r.psnr for r in rows)} for rows in rows_by_value.values()]
+def _mean_point(rows: list[Row]) -> dict:
+    """Mean bpp and PSNR over the images, as report.psnr_at reads a curve's points."""
+    return {"bpp": statistics.fmean(r.bpp for r in rows),
+            "psnr-rgb": statistics.fmean(r.psnr for r in rows)}
 
 
 def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
     """Each variant's Bjontegaard deltas against the default, over their mean curves."""
-    lines = ["", f"| variant | BD-rate against {DEFAULT} | BD-PSNR |", "|---|---|---|"]
     ref = curves.get(DEFAULT, [])
+    if len(ref) < 2:
+        return []
+    lines = ["", f"| variant | BD-rate against {DEFAULT} | BD-PSNR |", "|---|---|---|"]
     for name, points in curves.items():
-        if name == DEFAULT or len(points) < 2 or len(ref) < 2:
+        if name == DEFAULT or len(points) < 2:
             continue
         args = ([p["bpp"] for p in ref], [p["psnr-rgb"] for p in ref],
                 [p["bpp"] for p in points], [p["psnr-rgb"] for p in points])
@@ -122,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s): {', '.join(unknown)}")
     images = images_or_exit(parser, args.images, only=args.names)
     codec, cache = Pranc(), Cache(args.out / "cache")
-    key, given, known = ("lam", args.lams, LAMS) if args.lams else ("bpp", args.rates, RATES)
+    key, given = ("lam", args.lams) if args.lams else ("bpp", args.rates)
+    mode = MODES[key]
     values = [float(v) for v in given.split(",")]
-    print(HEADER[key], flush=True)
+    print(mode.header, flush=True)
     for name in names:
         for value in values:
             rows = [cache.measured(codec, path, _point(name, key, value), keep_file=True)
@@ -135,23 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     found: dict[str, dict[float, list[Row]]] = {}
     for name in VARIANTS:
         # in increasing rate: lambdas from the largest
-        for value in sorted(set(values) | {float(v) for v in known.split(",")},
+        for value in sorted(set(values) | {float(v) for v in mode.known.split(",")},
                             reverse=key == "lam"):
             rows = [cache.get(codec, path.stem, _point(name, key, value)) for path in images]
             if all(rows):
                 found.setdefault(name, {})[value] = rows
-    curves = {name: _curve(by_value) for name, by_value in found.items()}
-    default = curves.get(DEFAULT) if key == "lam" else None
-    lines = [HEADER[key]] + [_line(cache, name, key, value, rows, default)
+    curves = {name: [_mean_point(rows) for rows in by_value.values()]
+              for name, by_value in found.items()}
+    default = curves.get(DEFAULT) if key == "lam" else None  # by lambda: along the curves
+    lines = [mode.header] + [_line(cache, name, key, value, rows, default)
                              for name, by_value in found.items()
                              for value, rows in by_value.items()]
     if key == "lam":
         lines += _bd_lines(curves)
-    how = "fitted once at each lambda" if key == "lam" else "encoded with --bpp at the target rate"
     header = (f"Ablation on {', '.join(p.stem for p in images)}: means over the images, "
-              f"each variant {how}.\n\n")
-    write_atomic(args.out / ("ablation-lam.md" if key == "lam" else "ablation.md"),
-                 (header + "\n".join(lines) + "\n").encode())
+              f"each variant {mode.how}.\n\n")
+    write_atomic(args.out / mode.output, (header + "\n".join(lines) + "\n").encode())
     return 0
 
 
