@@ -32,11 +32,18 @@ from .codecs import Pranc, label
 from .rd import Cache, Row, images_or_exit
 from .report import fmt_delta, psnr_at
 
+DEFAULT = "default (PRANC networks)"
+DIRECT = "direct networks"
 # name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
-    "default (PRANC networks)": {},
-    "direct networks": {"min_basis": 2**30},  # every layer quantized directly, step by RD
+    DEFAULT: {},
+    DIRECT: {"min_basis": 2**30},  # every layer quantized directly, step by RD
     "larger PRANC synthesis (64 wide)": {"syn_width": 64},
+    # where PRANC pays: the layers of 128 parameters and more are basis-coded
+    # by default (synthesis 320 and 1640, entropy model 208 and 272)
+    "PRANC synthesis only (entropy model direct)": {"min_basis": 300},
+    "PRANC for the largest layer only": {"min_basis": 1000},
+    "PRANC at 3/4 coefficients per parameter": {"coeff_ratio": 0.75},
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},
     "entropy model: 24 neighbours 32 wide": {"arm_context": 24, "arm_width": 32},
@@ -48,7 +55,6 @@ VARIANTS = {
 NAMES = "kodim01,kodim05,kodim13,kodim23"
 RATES = "0.05,0.15,0.4"
 LAMS = "0.06,0.025,0.01,0.004"  # the Kodak curve's half-resolution lambdas (about 0.05-0.25 bpp)
-DEFAULT = "default (PRANC networks)"
 
 
 def section_bpp(data: bytes) -> tuple[float, float]:
@@ -105,19 +111,23 @@ def _mean_point(rows: list[Row]) -> dict:
             "psnr-rgb": statistics.fmean(r.psnr for r in rows)}
 
 
+def _bd(ref: list[dict], points: list[dict]) -> str:
+    """Bjontegaard rate and PSNR deltas of a curve against a reference, as two cells."""
+    args = ([p["bpp"] for p in ref], [p["psnr-rgb"] for p in ref],
+            [p["bpp"] for p in points], [p["psnr-rgb"] for p in points])
+    return f"{fmt_delta(bd_rate(*args), ' %')} | {fmt_delta(bd_quality(*args), ' dB')}"
+
+
 def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
-    """Each variant's Bjontegaard deltas against the default, over their mean curves."""
-    ref = curves.get(DEFAULT, [])
-    if len(ref) < 2:
-        return []
-    lines = ["", f"| variant | BD-rate against {DEFAULT} | BD-PSNR |", "|---|---|---|"]
+    """Each variant's Bjontegaard deltas, over their mean curves, against the
+    default and against the direct networks (what PRANC coding is measured by)."""
+    refs = [r for r in (DEFAULT, DIRECT) if len(curves.get(r, [])) >= 2]
+    head = "| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs) + " |"
+    lines = ["", head, "|---|" + "---|---|" * len(refs)]
     for name, points in curves.items():
-        if name == DEFAULT or len(points) < 2:
-            continue
-        args = ([p["bpp"] for p in ref], [p["psnr-rgb"] for p in ref],
-                [p["bpp"] for p in points], [p["psnr-rgb"] for p in points])
-        lines.append(f"| {name} | {fmt_delta(bd_rate(*args), ' %')} | "
-                     f"{fmt_delta(bd_quality(*args), ' dB')} |")
+        if len(points) >= 2 and refs not in ([], [name]):
+            cells = [" | " if name == r else _bd(curves[r], points) for r in refs]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines if len(lines) > 3 else []
 
 

@@ -46,10 +46,11 @@ STEP_SEARCH = (-2, 1)
 # it; its local slope starts the secant. Targets from FULL_RES_BPP up fit
 # a full-resolution grid (where it measured better on kodim01 and kodim05,
 # benchmarks/README.md); choosing the grid from the target, not from each
-# lambda tried, keeps bpp continuous in lambda for the search.
-LAMBDA_BPP = {1: ((3e-1, 0.0323), (1e-1, 0.0606), (5e-2, 0.100), (2e-2, 0.201), (6e-3, 0.436),
-                  (1e-3, 0.683), (2e-4, 0.773)),
-              0: ((6e-3, 0.449), (2e-3, 0.909), (3e-4, 1.796))}
+# lambda tried, keeps bpp continuous in lambda for the search. Measured
+# again whenever the fit changes ("The lambda table", benchmarks/README.md).
+LAMBDA_BPP = {1: ((3e-1, 0.0313), (1e-1, 0.0498), (6e-2, 0.0770), (2.5e-2, 0.146), (1e-2, 0.301),
+                  (4e-3, 0.464), (1e-3, 0.677)),
+              0: ((6e-3, 0.392), (2e-3, 0.854), (1e-3, 1.233), (2.5e-4, 1.817))}
 FULL_RES_BPP = 0.5
 BPP_SLOPE = -0.35  # log bpp per log lambda beyond the table
 BPP_SLOPES = (-2.0, -0.15)  # measured slopes the --bpp search steps at are held here
