@@ -9,7 +9,8 @@ with ``--bpp`` at each rate (so variants compare at the same file size) on
 a few images, or with ``--lams`` fitted once at each rate weight lambda (no
 rate search, whose fits' noise and trims blur small differences; variants
 then compare along their curves: the table adds each one's BD-rate against
-the default and the default's PSNR at the variant's bpp). Rows are cached
+the default and against the direct networks, and the default's PSNR at the
+variant's bpp). Rows are cached
 under OUT/cache exactly as ``benchmarks.rd`` caches them (codec ``pranc``,
 the variant's settings in the point), so an interrupted run resumes.
 Prints, and writes to OUT/ablation.md (OUT/ablation-lam.md), the means
@@ -125,6 +126,8 @@ def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
     head = "| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs) + " |"
     lines = ["", head, "|---|" + "---|---|" * len(refs)]
     for name, points in curves.items():
+        # a row needs a curve and a reference other than itself; against
+        # itself its two cells stay empty
         if len(points) >= 2 and refs not in ([], [name]):
             cells = [" | " if name == r else _bd(curves[r], points) for r in refs]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
