@@ -10,10 +10,9 @@ a few images, or with ``--lams`` fitted once at each rate weight lambda (no
 rate search, whose fits' noise and trims blur small differences; variants
 then compare along their curves: the table adds each one's BD-rate against
 the default and against the direct networks, and the default's PSNR at the
-variant's bpp). Rows are cached
-under OUT/cache exactly as ``benchmarks.rd`` caches them (codec ``pranc``,
-the variant's settings in the point), so an interrupted run resumes.
-Prints, and writes to OUT/ablation.md (OUT/ablation-lam.md), the means
+variant's bpp). Rows are cached under OUT/cache exactly as
+``benchmarks.rd`` caches them (codec ``pranc``, the variant's settings in
+the point), so an interrupted run resumes. Prints, and writes to OUT/ablation.md (OUT/ablation-lam.md), the means
 over the images: bpp of the latents and of the networks (their sections of
 the file), whole-file bpp, PSNR and encode seconds.
 """
@@ -68,6 +67,11 @@ def section_bpp(data: bytes) -> tuple[float, float]:
 _COLUMNS = "| latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |"
 
 
+def _head(row: str) -> str:
+    """A table's header row and the separator row under it, one cell per column."""
+    return row + "\n" + "|---" * (row.count("|") - 1) + "|"
+
+
 @dataclass(frozen=True)
 class Mode:
     """How variants are encoded: to target rates (--rates) or at lambdas (--lams)."""
@@ -77,10 +81,9 @@ class Mode:
     how: str
 
 
-MODES = {"bpp": Mode(RATES, f"| variant | target bpp {_COLUMNS}\n|---|---|---|---|---|---|---|",
+MODES = {"bpp": Mode(RATES, _head(f"| variant | target bpp {_COLUMNS}"),
                      "ablation.md", "encoded with --bpp at the target rate"),
-         "lam": Mode(LAMS, f"| variant | lambda {_COLUMNS} default at this bpp (dB) |\n"
-                           "|---|---|---|---|---|---|---|---|",
+         "lam": Mode(LAMS, _head(f"| variant | lambda {_COLUMNS} default at this bpp (dB) |"),
                      "ablation-lam.md", "fitted once at each lambda")}
 
 
@@ -124,7 +127,7 @@ def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
     default and against the direct networks (what PRANC coding is measured by)."""
     refs = [r for r in (DEFAULT, DIRECT) if len(curves.get(r, [])) >= 2]
     head = "| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs) + " |"
-    lines = ["", head, "|---|" + "---|---|" * len(refs)]
+    lines = ["", *_head(head).splitlines()]
     for name, points in curves.items():
         # a row needs a curve and a reference other than itself; against
         # itself its two cells stay empty
