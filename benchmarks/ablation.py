@@ -44,6 +44,15 @@ VARIANTS = {
     "PRANC synthesis only (entropy model direct)": {"min_basis": 300},
     "PRANC for the largest layer only": {"min_basis": 1000},
     "PRANC at 3/4 coefficients per parameter": {"coeff_ratio": 0.75},
+    # the PRANC promise, a larger network for the same bits: with the first
+    # layer direct, fewer coefficients per parameter or a larger synthesis
+    "PRANC for the largest layer only at 1/3 coefficients per parameter":
+        {"min_basis": 1000, "coeff_ratio": 0.33},
+    "64-wide synthesis with PRANC for the largest layer only at 1/3":
+        {"syn_width": 64, "min_basis": 1000, "coeff_ratio": 0.33},
+    "64-wide synthesis with direct networks": {"syn_width": 64, "min_basis": 2**30},
+    "3 synthesis layers with PRANC for the two largest": {"syn_layers": 3, "min_basis": 1000},
+    "3 synthesis layers with direct networks": {"syn_layers": 3, "min_basis": 2**30},
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},
     "entropy model: 24 neighbours 32 wide": {"arm_context": 24, "arm_width": 32},
