@@ -12,8 +12,8 @@ then compare along their curves: the table adds each one's BD-rate against
 the default and against the direct networks, and the default's PSNR at the
 variant's bpp). Rows are cached under OUT/cache exactly as
 ``benchmarks.rd`` caches them (codec ``pranc``, the variant's settings in
-the point), so an interrupted run resumes. Prints, and writes to OUT/ablation.md (OUT/ablation-lam.md), the means
-over the images: bpp of the latents and of the networks (their sections of
+the point), so an interrupted run resumes. Prints, and writes to
+OUT/ablation.md (OUT/ablation-lam.md), the means over the images: bpp of the latents and of the networks (their sections of
 the file), whole-file bpp, PSNR and encode seconds.
 """
 from __future__ import annotations
@@ -34,10 +34,11 @@ from .report import fmt_delta, psnr_at
 
 DEFAULT = "default (PRANC networks)"
 DIRECT = "direct networks"
+ALL_DIRECT = {"min_basis": 2**30}  # every layer quantized directly, step by RD
 # name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
     DEFAULT: {},
-    DIRECT: {"min_basis": 2**30},  # every layer quantized directly, step by RD
+    DIRECT: ALL_DIRECT,
     "larger PRANC synthesis (64 wide)": {"syn_width": 64},
     # where PRANC pays: the layers of 128 parameters and more are basis-coded
     # by default (synthesis 320 and 1640, entropy model 208 and 272)
@@ -50,9 +51,9 @@ VARIANTS = {
         {"min_basis": 1000, "coeff_ratio": 0.33},
     "64-wide synthesis with PRANC for the largest layer only at 1/3":
         {"syn_width": 64, "min_basis": 1000, "coeff_ratio": 0.33},
-    "64-wide synthesis with direct networks": {"syn_width": 64, "min_basis": 2**30},
+    "64-wide synthesis with direct networks": {"syn_width": 64, **ALL_DIRECT},
     "3 synthesis layers with PRANC for the two largest": {"syn_layers": 3, "min_basis": 1000},
-    "3 synthesis layers with direct networks": {"syn_layers": 3, "min_basis": 2**30},
+    "3 synthesis layers with direct networks": {"syn_layers": 3, **ALL_DIRECT},
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},
     "entropy model: 24 neighbours 32 wide": {"arm_context": 24, "arm_width": 32},
