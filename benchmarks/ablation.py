@@ -32,7 +32,7 @@ from .codecs import Pranc, label
 from .rd import Cache, Row, images_or_exit
 from .report import fmt_delta, psnr_at
 
-DEFAULT = "default (PRANC networks)"
+DEFAULT = "default (PRANC for the largest layer)"
 DIRECT = "direct networks"
 ALL_DIRECT = {"min_basis": 2**30}  # every layer quantized directly, step by RD
 # name (no commas: --variants splits at them) -> settings changed from the default preset
@@ -40,19 +40,18 @@ VARIANTS = {
     DEFAULT: {},
     DIRECT: ALL_DIRECT,
     "larger PRANC synthesis (64 wide)": {"syn_width": 64},
-    # where PRANC pays: the layers of 128 parameters and more are basis-coded
-    # by default (synthesis 320 and 1640, entropy model 208 and 272)
+    # where PRANC pays: the default basis-codes the second synthesis layer
+    # (1640 parameters) only; until 2026-11-28 it coded every layer of 128
+    # and more (synthesis 320 and 1640, entropy model 208 and 272)
+    "PRANC for every layer of 128 parameters or more": {"min_basis": 128},
     "PRANC synthesis only (entropy model direct)": {"min_basis": 300},
-    "PRANC for the largest layer only": {"min_basis": 1000},
     "PRANC at 3/4 coefficients per parameter": {"coeff_ratio": 0.75},
-    # the PRANC promise, a larger network for the same bits: with the first
-    # layer direct, fewer coefficients per parameter or a larger synthesis
-    "PRANC for the largest layer only at 1/3 coefficients per parameter":
-        {"min_basis": 1000, "coeff_ratio": 0.33},
-    "64-wide synthesis with PRANC for the largest layer only at 1/3":
-        {"syn_width": 64, "min_basis": 1000, "coeff_ratio": 0.33},
+    # the PRANC promise, a larger network for the same bits: fewer
+    # coefficients per parameter or a larger synthesis
+    "PRANC at 1/3 coefficients per parameter": {"coeff_ratio": 0.33},
+    "64-wide synthesis with PRANC for the largest layer at 1/3": {"syn_width": 64, "coeff_ratio": 0.33},
     "64-wide synthesis with direct networks": {"syn_width": 64, **ALL_DIRECT},
-    "3 synthesis layers with PRANC for the two largest": {"syn_layers": 3, "min_basis": 1000},
+    "3 synthesis layers with PRANC for the two largest": {"syn_layers": 3},
     "3 synthesis layers with direct networks": {"syn_layers": 3, **ALL_DIRECT},
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},

@@ -48,9 +48,9 @@ STEP_SEARCH = (-2, 1)
 # benchmarks/README.md); choosing the grid from the target, not from each
 # lambda tried, keeps bpp continuous in lambda for the search. Measured
 # again whenever the fit changes ("The lambda table", benchmarks/README.md).
-LAMBDA_BPP = {1: ((3e-1, 0.0313), (1e-1, 0.0498), (6e-2, 0.0770), (2.5e-2, 0.146), (1e-2, 0.301),
-                  (4e-3, 0.464), (1e-3, 0.677)),
-              0: ((6e-3, 0.392), (2e-3, 0.854), (1e-3, 1.233), (2.5e-4, 1.817))}
+LAMBDA_BPP = {1: ((3e-1, 0.0307), (1e-1, 0.0595), (6e-2, 0.0760), (2.5e-2, 0.146), (1e-2, 0.281),
+                  (4e-3, 0.445), (1e-3, 0.650)),
+              0: ((6e-3, 0.361), (2e-3, 0.835), (1e-3, 1.138), (2.5e-4, 1.756))}
 FULL_RES_BPP = 0.5
 BPP_SLOPE = -0.35  # log bpp per log lambda beyond the table
 BPP_SLOPES = (-2.0, -0.15)  # measured slopes the --bpp search steps at are held here

@@ -177,7 +177,7 @@ def test_ablation_table_adds_up_runs_of_a_few_variants(images, tmp_path):
 def test_ablation_by_lambda_compares_each_variant_with_the_default_curve(images, tmp_path):
     from benchmarks import ablation
 
-    variants = "default (PRANC networks),direct networks,1/4 iterations"
+    variants = f"{ablation.DEFAULT},{ablation.DIRECT},1/4 iterations"
     args = ["--images", str(images), "--out", str(tmp_path / "ab"), "--names", "a",
             "--lams", "0.1,0.01", "--variants", variants]
     assert ablation.main(args) == 0
@@ -187,7 +187,7 @@ def test_ablation_by_lambda_compares_each_variant_with_the_default_curve(images,
     assert sorted((r[0], r[1]) for r in rows) == sorted(
         (f"| {v}", lam) for v in variants.split(",") for lam in ("0.01", "0.1"))
     # the default's own rows meet its curve exactly; the variant's sit on it or off it
-    assert all(r[-1].endswith("(+0.00) |") for r in rows if r[0] == "| default (PRANC networks)")
+    assert all(r[-1].endswith("(+0.00) |") for r in rows if r[0] == f"| {ablation.DEFAULT}")
     # one Bjontegaard line per variant, against the default and the direct
     # networks (n/a here: a 32x32 image's curves, mostly header, need not overlap)
     table = [[x.strip() for x in line.strip("|").split("|")] for line in lines]
@@ -195,4 +195,4 @@ def test_ablation_by_lambda_compares_each_variant_with_the_default_curve(images,
     assert set(bd) == set(variants.split(","))
     delta = r"(n/a|[+-]\d+\.\d\d %)"
     assert re.fullmatch(delta, bd["1/4 iterations"][0]) and re.fullmatch(delta, bd["1/4 iterations"][2])
-    assert bd["default (PRANC networks)"][:2] == ["", ""] and bd["direct networks"][2:] == ["", ""]
+    assert bd[ablation.DEFAULT][:2] == ["", ""] and bd[ablation.DIRECT][2:] == ["", ""]
