@@ -9,12 +9,14 @@ with ``--bpp`` at each rate (so variants compare at the same file size) on
 a few images, or with ``--lams`` fitted once at each rate weight lambda (no
 rate search, whose fits' noise and trims blur small differences; variants
 then compare along their curves: the table adds each one's BD-rate against
-the default and against the direct networks, and the default's PSNR at the
+the default, against the direct networks and against its own networks
+coded directly where that is a variant too, and the default's PSNR at the
 variant's bpp). Rows are cached under OUT/cache exactly as
 ``benchmarks.rd`` caches them (codec ``pranc``, the variant's settings in
 the point), so an interrupted run resumes. Prints, and writes to
-OUT/ablation.md (OUT/ablation-lam.md), the means over the images: bpp of the latents and of the networks (their sections of
-the file), whole-file bpp, PSNR and encode seconds.
+OUT/ablation.md (OUT/ablation-lam.md), the means over the images: bpp of
+the latents and of the networks (their sections of the file), whole-file
+bpp, PSNR and encode seconds.
 """
 from __future__ import annotations
 
@@ -61,6 +63,8 @@ VARIANTS = {
     "1/4 iterations": {"iterations": 150},
     "4x iterations": {"iterations": 2400},
 }
+# settings that say how the networks are coded, not what they are
+CODING = ("min_basis", "coeff_ratio", "chunk")
 NAMES = "kodim01,kodim05,kodim13,kodim23"
 RATES = "0.05,0.15,0.4"
 LAMS = "0.06,0.025,0.01,0.004"  # the Kodak curve's half-resolution lambdas (about 0.05-0.25 bpp)
@@ -131,17 +135,29 @@ def _bd(ref: list[dict], points: list[dict]) -> str:
     return f"{fmt_delta(bd_rate(*args), ' %')} | {fmt_delta(bd_quality(*args), ' dB')}"
 
 
+def direct_twin(name: str) -> str | None:
+    """The variant with the same networks, every layer coded directly, if there is one."""
+    same = {k: v for k, v in VARIANTS[name].items() if k not in CODING}
+    return next((n for n, s in VARIANTS.items() if s == {**same, **ALL_DIRECT} and n != name), None)
+
+
 def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
     """Each variant's Bjontegaard deltas, over their mean curves, against the
-    default and against the direct networks (what PRANC coding is measured by)."""
+    default, against the direct networks and against its own networks coded
+    directly (what PRANC coding is measured by: equal architecture)."""
     refs = [r for r in (DEFAULT, DIRECT) if len(curves.get(r, [])) >= 2]
-    head = "| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs) + " |"
+    twins = {n: t for n in curves if (t := direct_twin(n)) and len(curves.get(t, [])) >= 2}
+    head = ("| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs)
+            + (" | BD-rate against the same networks coded directly | BD-PSNR" if twins else "")
+            + " |")
     lines = ["", *_head(head).splitlines()]
     for name, points in curves.items():
         # a row needs a curve and a reference other than itself; against
         # itself its two cells stay empty
-        if len(points) >= 2 and refs not in ([], [name]):
+        if len(points) >= 2 and (refs not in ([], [name]) or name in twins):
             cells = [" | " if name == r else _bd(curves[r], points) for r in refs]
+            if twins:
+                cells.append(_bd(curves[twins[name]], points) if name in twins else " | ")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines if len(lines) > 3 else []
 

@@ -188,11 +188,26 @@ def test_ablation_by_lambda_compares_each_variant_with_the_default_curve(images,
         (f"| {v}", lam) for v in variants.split(",") for lam in ("0.01", "0.1"))
     # the default's own rows meet its curve exactly; the variant's sit on it or off it
     assert all(r[-1].endswith("(+0.00) |") for r in rows if r[0] == f"| {ablation.DEFAULT}")
-    # one Bjontegaard line per variant, against the default and the direct
-    # networks (n/a here: a 32x32 image's curves, mostly header, need not overlap)
+    # one Bjontegaard line per variant, against the default, the direct
+    # networks and its own networks coded directly (n/a here: a 32x32
+    # image's curves, mostly header, need not overlap)
     table = [[x.strip() for x in line.strip("|").split("|")] for line in lines]
-    bd = {c[0]: c[1:] for c in table if len(c) == 5 and "BD" not in c[1] and c[0] != "---"}
+    bd = {c[0]: c[1:] for c in table if len(c) == 7 and "BD" not in c[1] and c[0] != "---"}
     assert set(bd) == set(variants.split(","))
     delta = r"(n/a|[+-]\d+\.\d\d %)"
     assert re.fullmatch(delta, bd["1/4 iterations"][0]) and re.fullmatch(delta, bd["1/4 iterations"][2])
-    assert bd[ablation.DEFAULT][:2] == ["", ""] and bd[ablation.DIRECT][2:] == ["", ""]
+    assert bd[ablation.DEFAULT][:2] == ["", ""] and bd[ablation.DIRECT][2:] == ["", "", "", ""]
+    # the default's networks coded directly are the direct networks; 1/4
+    # iterations has no directly coded twin among the variants
+    assert bd[ablation.DEFAULT][4:] == bd[ablation.DEFAULT][2:4] and bd["1/4 iterations"][4:] == ["", ""]
+
+
+def test_each_larger_network_is_compared_with_itself_coded_directly():
+    from benchmarks.ablation import DEFAULT, DIRECT, direct_twin
+
+    assert direct_twin(DEFAULT) == DIRECT and direct_twin(DIRECT) is None
+    assert direct_twin("PRANC at 1/3 coefficients per parameter") == DIRECT
+    assert direct_twin("larger PRANC synthesis (64 wide)") == "64-wide synthesis with direct networks"
+    assert direct_twin("3 synthesis layers with PRANC for the two largest") == \
+        "3 synthesis layers with direct networks"
+    assert direct_twin("entropy model: 6 neighbours") is None
