@@ -147,9 +147,9 @@ def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
     directly (what PRANC coding is measured by: equal architecture)."""
     refs = [r for r in (DEFAULT, DIRECT) if len(curves.get(r, [])) >= 2]
     twins = {n: t for n in curves if (t := direct_twin(n)) and len(curves.get(t, [])) >= 2}
-    head = ("| variant | " + " | ".join(f"BD-rate against {r} | BD-PSNR" for r in refs)
-            + (" | BD-rate against the same networks coded directly | BD-PSNR" if twins else "")
-            + " |")
+    columns = [f"BD-rate against {r}" for r in refs] + (
+        ["BD-rate against the same networks coded directly"] if twins else [])
+    head = "| variant | " + " | ".join(f"{c} | BD-PSNR" for c in columns) + " |"
     lines = ["", *_head(head).splitlines()]
     for name, points in curves.items():
         # a row needs a curve and a reference other than itself; against

@@ -9,8 +9,9 @@ pixel (whole file), RGB PSNR, MS-SSIM and the encode and decode seconds. Each
 result is cached under OUT/cache with the codec's version, so an interrupted
 run resumes and a re-run recomputes only what changed. From the cache it
 writes, in OUT: one CompressAI-style JSON per codec, per_image.csv,
-rd-psnr.png, rd-msssim.png, comparison.png and summary.md (BD-rates against
-JPEG and COIN, from benchmarks/bdrate.py).
+rd-psnr.png, rd-msssim.png, comparison.png and summary.md (BD-rates of every
+codec against JPEG and of each PRANC v2 preset against the others, from
+benchmarks/bdrate.py).
 """
 from __future__ import annotations
 
@@ -200,7 +201,10 @@ def write_csv(rows: list[Row], path: Path) -> None:
             writer.writerow([getattr(r, n) for n in names])
 
 
-PRANC_ANCHORS = ("webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
+# this codec at each preset, measured against the others (and the other
+# presets against the default's curve)
+V2_CODECS = ("pranc", "pranc-fast", "pranc-best")
+PRANC_ANCHORS = ("pranc", "webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
 
 
 def bd_table(curves: dict[str, list[dict]], anchor: str) -> list[dict]:
@@ -228,6 +232,12 @@ def bd_table(curves: dict[str, list[dict]], anchor: str) -> list[dict]:
                                                   [p["bpp"] for p in test]),
                     "bd_rate_msssim": column("ms-ssim-rgb")})
     return out
+
+
+def bd_tables(curves: dict[str, list[dict]]) -> list[dict]:
+    """Every codec against JPEG, and each preset of this codec against each of the others."""
+    return bd_table(curves, "jpeg") + [t for anchor in PRANC_ANCHORS for t in bd_table(curves, anchor)
+                                       if t["codec"] in V2_CODECS]
 
 
 def parse_points(specs: list[str]) -> dict[str, list[Point]]:
@@ -338,9 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             write_atomic(args.out / f"{codec.name}.json",
                          (json.dumps(result, indent=2) + "\n").encode())
     write_csv(rows, args.out / "per_image.csv")
-    # every codec against JPEG, and this codec against each of the others
-    tables = bd_table(curves, "jpeg") + [t for anchor in PRANC_ANCHORS
-                                         for t in bd_table(curves, anchor) if t["codec"] == "pranc"]
+    tables = bd_tables(curves)
     report.plots(curves, {c.name: c.description for c in codecs}, args.out)
     report.comparison(codecs, images[:2], rows, cache, args.out / "comparison.png")
     report.summary(curves, tables, len(images), args.images, args.out / "summary.md")
