@@ -141,23 +141,32 @@ def direct_twin(name: str) -> str | None:
     return next((n for n, s in VARIANTS.items() if s == {**same, **ALL_DIRECT} and n != name), None)
 
 
+# the Bjontegaard columns: title -> the curve each variant is measured against
+# (None where it has none)
+REFERENCES = {
+    f"BD-rate against {DEFAULT}": lambda name: DEFAULT,
+    f"BD-rate against {DIRECT}": lambda name: DIRECT,
+    # what PRANC coding is measured by: the same networks, coded directly
+    "BD-rate against the same networks coded directly": direct_twin,
+}
+
+
 def _bd_lines(curves: dict[str, list[dict]]) -> list[str]:
-    """Each variant's Bjontegaard deltas, over their mean curves, against the
-    default, against the direct networks and against its own networks coded
-    directly (what PRANC coding is measured by: equal architecture)."""
-    refs = [r for r in (DEFAULT, DIRECT) if len(curves.get(r, [])) >= 2]
-    twins = {n: t for n in curves if (t := direct_twin(n)) and len(curves.get(t, [])) >= 2}
-    columns = [f"BD-rate against {r}" for r in refs] + (
-        ["BD-rate against the same networks coded directly"] if twins else [])
+    """Each variant's Bjontegaard deltas over the mean curves, one pair of
+    cells per reference in REFERENCES; a column only where some variant has
+    its reference's curve, a row only where it has a cell."""
+    def ref(column: str, name: str) -> str | None:
+        r = REFERENCES[column](name)
+        return r if r != name and len(curves.get(r, [])) >= 2 else None
+
+    names = [n for n, points in curves.items() if len(points) >= 2]
+    columns = [c for c in REFERENCES if any(ref(c, n) for n in names)]
     head = "| variant | " + " | ".join(f"{c} | BD-PSNR" for c in columns) + " |"
     lines = ["", *_head(head).splitlines()]
-    for name, points in curves.items():
-        # a row needs a curve and a reference other than itself; against
-        # itself its two cells stay empty
-        if len(points) >= 2 and (refs not in ([], [name]) or name in twins):
-            cells = [" | " if name == r else _bd(curves[r], points) for r in refs]
-            if twins:
-                cells.append(_bd(curves[twins[name]], points) if name in twins else " | ")
+    for name in names:
+        refs = [ref(c, name) for c in columns]
+        if any(refs):
+            cells = [" | " if r is None else _bd(curves[r], curves[name]) for r in refs]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines if len(lines) > 3 else []
 

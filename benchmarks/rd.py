@@ -34,7 +34,7 @@ from pranc_codec.images import load_image, write_atomic
 from pranc_codec.metrics import ms_ssim, psnr
 
 from . import bdrate, report
-from .codecs import CODECS, DEFAULT_CODECS, Codec, Point, label
+from .codecs import CODECS, DEFAULT_CODECS, Codec, Point, Pranc, PrancBest, PrancFast, label
 
 IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 
@@ -203,8 +203,8 @@ def write_csv(rows: list[Row], path: Path) -> None:
 
 # this codec at each preset, measured against the others (and the other
 # presets against the default's curve)
-V2_CODECS = ("pranc", "pranc-fast", "pranc-best")
-PRANC_ANCHORS = ("pranc", "webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
+V2_CODECS = tuple(c.name for c in (Pranc, PrancFast, PrancBest))
+PRANC_ANCHORS = (Pranc.name, "webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
 
 
 def bd_table(curves: dict[str, list[dict]], anchor: str) -> list[dict]:

@@ -68,11 +68,14 @@ def test_every_codec_end_to_end_and_resumes_from_cache(images, tmp_path, monkeyp
     assert run(images, out) == 0
 
 
-def test_each_preset_is_measured_against_the_other_codecs_and_the_default():
-    def curve(db: float) -> list[dict]:
-        return [{"bpp": b, "psnr-rgb": db + 4 * b, "ms-ssim-rgb": None} for b in (0.05, 0.1, 0.2, 0.4)]
+def line_curve(db: float) -> list[dict]:
+    """Four points of a straight PSNR-rate line db dB high at zero rate (no MS-SSIM)."""
+    return [{"bpp": b, "psnr-rgb": db + 4 * b, "ms-ssim-rgb": None} for b in (0.05, 0.1, 0.2, 0.4)]
 
-    curves = {"jpeg": curve(23), "webp": curve(25), "pranc": curve(25.5), "pranc-best": curve(26.5)}
+
+def test_each_preset_is_measured_against_the_other_codecs_and_the_default():
+    curves = {"jpeg": line_curve(23), "webp": line_curve(25), "pranc": line_curve(25.5),
+              "pranc-best": line_curve(26.5)}
     pairs = {(t["codec"], t["anchor"]): t for t in rd.bd_tables(curves)}
     assert set(pairs) == {("webp", "jpeg"), ("pranc", "jpeg"), ("pranc-best", "jpeg"),
                           ("pranc", "webp"), ("pranc-best", "webp"), ("pranc-best", "pranc")}
@@ -227,11 +230,8 @@ def test_each_larger_network_is_compared_with_itself_coded_directly():
 def test_equal_architecture_column_stands_alone_without_the_default_curves():
     from benchmarks import ablation
 
-    def curve(db: float) -> list[dict]:
-        return [{"bpp": b, "psnr-rgb": db + 4 * b} for b in (0.05, 0.1, 0.2, 0.4)]
-
     pranc, direct = "larger PRANC synthesis (64 wide)", "64-wide synthesis with direct networks"
-    lines = ablation._bd_lines({pranc: curve(25.5), direct: curve(25.0)})
+    lines = ablation._bd_lines({pranc: line_curve(25.5), direct: line_curve(25.0)})
     rows = [[x.strip() for x in line.strip("|").split("|")] for line in lines if line]
     assert rows[0] == ["variant", "BD-rate against the same networks coded directly", "BD-PSNR"]
     assert rows[2][0] == pranc and rows[2][2] == "+0.50 dB" and len(rows) == 3
