@@ -37,6 +37,9 @@ from .report import fmt_delta, psnr_at
 DEFAULT = "default (PRANC for the largest layer)"
 DIRECT = "direct networks"
 ALL_DIRECT = {"min_basis": 2**30}  # every layer quantized directly, step by RD
+# one basis over the whole layer instead of a block per 64 weights: each
+# coefficient then moves every weight of the layer, as in PRANC's paper
+DENSE = {"chunk": 1 << 16}
 # name (no commas: --variants splits at them) -> settings changed from the default preset
 VARIANTS = {
     DEFAULT: {},
@@ -53,11 +56,8 @@ VARIANTS = {
     "PRANC at 1/3 coefficients per parameter": {"coeff_ratio": 0.33},
     "64-wide synthesis with PRANC for the largest layer at 1/3": {"syn_width": 64, "coeff_ratio": 0.33},
     "64-wide synthesis with direct networks": {"syn_width": 64, **ALL_DIRECT},
-    # one basis over the whole layer instead of a block per 64 weights: each
-    # coefficient then moves every weight of the layer, as in PRANC's paper
-    "PRANC with a dense basis (one chunk per layer)": {"chunk": 1 << 16},
-    "64-wide synthesis with a dense PRANC basis at 1/4": {"syn_width": 64, "chunk": 1 << 16,
-                                                          "coeff_ratio": 0.25},
+    "PRANC with a dense basis (one chunk per layer)": DENSE,
+    "64-wide synthesis with a dense PRANC basis at 1/4": {"syn_width": 64, "coeff_ratio": 0.25, **DENSE},
     "3 synthesis layers with PRANC for the two largest": {"syn_layers": 3},
     "3 synthesis layers with direct networks": {"syn_layers": 3, **ALL_DIRECT},
     "entropy model: 6 neighbours": {"arm_context": 6},
