@@ -1,4 +1,4 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="pranc-codec",
@@ -7,9 +7,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["pranc_codec", "pranc_codec.kernels"],
-    # kernels/ is top level in the repository but installs inside the package,
-    # so no generic top-level "kernels" package lands in site-packages.
+    # every package under pranc_codec/, found, not listed, so none is left out
+    # of a wheel; kernels/ is top level in the repository but installs inside
+    # the package, so no generic top-level "kernels" lands in site-packages.
+    packages=find_packages(include=["pranc_codec", "pranc_codec.*"]) + ["pranc_codec.kernels"],
     package_dir={"pranc_codec": "pranc_codec", "pranc_codec.kernels": "kernels"},
     install_requires=[
         # Pinned to the CPU build on local disk; a looser spec pulls a CUDA build.
@@ -28,7 +29,8 @@ setup(
         "bench": ["matplotlib", "scipy"],
         # pranc-codec batch --ray: files as tasks on a Ray cluster
         "ray": ["ray"],
-        "test": ["pytest", "hypothesis", "matplotlib", "scipy", "ray"],
+        # setuptools: tests/test_layout.py builds a wheel without build isolation
+        "test": ["pytest", "hypothesis", "matplotlib", "scipy", "ray", "setuptools>=70.1"],
     },
     entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
 )

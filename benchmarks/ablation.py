@@ -26,8 +26,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pranc_codec import container
 from pranc_codec.images import write_atomic
+from pranc_codec.latent import container
 
 from .bdrate import bd_quality, bd_rate
 from .codecs import Pranc, label

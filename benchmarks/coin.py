@@ -18,12 +18,12 @@ import struct
 import numpy as np
 import torch
 
-from pranc_codec import entropy
-from pranc_codec.basis import Reparam
-from pranc_codec.settings import settings_for
-from pranc_codec.fit import FitSettings, Problem, train
-from pranc_codec.groups import Group
-from pranc_codec.inr import Siren, render
+from pranc_codec.basis import coefficients
+from pranc_codec.basis.groups import Group
+from pranc_codec.basis.product import Reparam
+from pranc_codec.codec import settings_for
+from pranc_codec.siren.fit import FitSettings, Problem, train
+from pranc_codec.siren.inr import Siren, render
 
 VARIANTS = ("fp16", "q8")
 _HEAD = struct.Struct("<BHHBHBf")  # variant, width, height, channels, inr width, depth, w0
@@ -59,10 +59,10 @@ def encode(image: np.ndarray, variant: str, width: int, depth: int, steps: int,
     sizes = Siren(width, depth, c, W0).layer_sizes()
     layers = np.split(theta, np.cumsum(sizes)[:-1])
     qsteps = [float(np.float32(max(float(np.abs(v).max()), 1e-12) / 127)) for v in layers]
-    ints = [entropy.quantize(v, s) for v, s in zip(layers, qsteps)]
-    models = [entropy.fit_laplace(q) for q in ints]
+    ints = [coefficients.quantize(v, s) for v, s in zip(layers, qsteps)]
+    models = [coefficients.fit_laplace(q) for q in ints]
     table = b"".join(_LAYER.pack(s, t, qmax) for s, (t, qmax) in zip(qsteps, models))
-    return head + table + entropy.encode(ints, models)
+    return head + table + coefficients.encode(ints, models)
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -75,6 +75,6 @@ def decode(data: bytes) -> np.ndarray:
         sizes = net.layer_sizes()
         layers = [_LAYER.unpack_from(body, i * _LAYER.size) for i in range(len(sizes))]
         payload = body[len(sizes) * _LAYER.size:]
-        ints = entropy.decode(payload, [(t, qmax) for _, t, qmax in layers], sizes)
-        theta = np.concatenate([entropy.dequantize(q, s) for q, (s, _, _) in zip(ints, layers)])
+        ints = coefficients.decode(payload, [(t, qmax) for _, t, qmax in layers], sizes)
+        theta = np.concatenate([coefficients.dequantize(q, s) for q, (s, _, _) in zip(ints, layers)])
     return render(net, theta, h, w)

@@ -16,9 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from pranc_codec import codec, container, latent_decoder, netweights
-from pranc_codec.latents import features
-from pranc_codec.synthesis import render
+from pranc_codec import codec
+from pranc_codec.basis import netweights
+from pranc_codec.latent import container
+from pranc_codec.latent import decoder as latent_decoder
+from pranc_codec.latent.grids import features
+from pranc_codec.latent.synthesis import render
 
 
 def phases(data: bytes) -> dict[str, float]:

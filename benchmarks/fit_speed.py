@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -49,13 +48,16 @@ def measure(preset: str, image: np.ndarray, iterations: int, repeats: int,
     """Seconds of one iteration, and with ``parts`` of each part, for one preset."""
     import torch
 
-    from pranc_codec import latent_encoder, netweights
-    from pranc_codec.latent_fit import LatentFit, Schedule
-    from pranc_codec.settings import grid_for, settings_for
+    from pranc_codec.basis import netweights
+    from pranc_codec.codec import settings_for
+    from pranc_codec.latent import encoder
+    from pranc_codec.latent.fit import LatentFit
+    from pranc_codec.latent.schedule import Schedule
+    from pranc_codec.latent.settings import grid_for
 
     s = settings_for(preset, device="cpu")
     s = grid_for(s, s.lam)  # the grid a file at the preset's lambda gets
-    arch = latent_encoder.architecture(image, s)
+    arch = encoder.architecture(image, s)
     groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
     lf = LatentFit(image, arch, groups, s.seed, s.l0)
     steps = [2.0**-8] * len(groups)

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from pranc_codec import basis, codec
-from pranc_codec.groups import Group
+from pranc_codec import codec
+from pranc_codec.basis import product
+from pranc_codec.basis.groups import Group, stream_key
 from pranc_codec.images import load_image
 from pranc_codec.metrics import psnr
 
@@ -37,17 +38,17 @@ GROUPS = [(10**5, 10**5, 1000), (10**5, 128, 16), (10**6, 64, 8)]  # size, chunk
 def check_kernels() -> bool:
     """Print the largest relative differences; True when all are within TOLERANCE."""
     ok = True
-    key = basis.stream_key(7, 1)
+    key = stream_key(7, 1)
     for signs in (False, True):
         for size, chunk, rank in GROUPS:
             n_chunks = -(-size // chunk)
             group = Group(0, size, chunk, rank, 0.5, signs=signs)
             alpha = torch.randn(2, n_chunks * rank)
             grad = torch.randn(2, size)
-            ref_f = basis.basis_forward(group, key, alpha, cache=False)
-            ref_b = basis.basis_backward(group, key, grad, cache=False)
-            got_f = basis.triton_forward(group, key, alpha.cuda()).cpu()
-            got_b = basis.triton_backward(group, key, grad.cuda()).cpu()
+            ref_f = product.basis_forward(group, key, alpha, cache=False)
+            ref_b = product.basis_backward(group, key, grad, cache=False)
+            got_f = product.triton_forward(group, key, alpha.cuda()).cpu()
+            got_b = product.triton_backward(group, key, grad.cuda()).cpu()
             errs = [float((a - b).abs().max() / b.abs().max()) for a, b in
                     ((got_f, ref_f), (got_b, ref_b))]
             good = max(errs) <= TOLERANCE
@@ -58,13 +59,13 @@ def check_kernels() -> bool:
 
 
 def time_kernels() -> None:
-    key = basis.stream_key(7, 1)
+    key = stream_key(7, 1)
     for size, chunk, rank in GROUPS:
         group = Group(0, size, chunk, rank, 0.5, signs=True)
         alpha = torch.randn(group.n_coeffs, device="cuda")
         grad = torch.randn(size, device="cuda")
-        for name, fn in (("forward", lambda: basis.triton_forward(group, key, alpha)),
-                         ("gradient", lambda: basis.triton_backward(group, key, grad))):
+        for name, fn in (("forward", lambda: product.triton_forward(group, key, alpha)),
+                         ("gradient", lambda: product.triton_backward(group, key, grad))):
             seconds = median_seconds(lambda: (fn(), torch.cuda.synchronize()), 10)
             rate = group.n_basis_values / seconds
             print(f"n={size} chunk={chunk} r={rank} {name}: {rate / 1e9:.2f} billion basis "
@@ -72,7 +73,7 @@ def time_kernels() -> None:
 
 
 def run_preset(images: list[Path], iterations: int, budget: float) -> None:
-    print(f"| image | bpp | PSNR (dB) | encode (s) | ms per iteration |\n|---|---|---|---|---|")
+    print("| image | bpp | PSNR (dB) | encode (s) | ms per iteration |\n|---|---|---|---|---|")
     start_all, seconds = time.perf_counter(), 0.0
     for path in images:
         if time.perf_counter() - start_all + seconds > budget:

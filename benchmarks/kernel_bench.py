@@ -11,7 +11,7 @@ the gradient (scale * B^T @ g) of
               its basis is over the cache budget)
   cached      the basis materialised in memory first (a fit's cache; only
               the product is timed)
-  decoder     the decoder's numpy product (pranc_codec.groups.forward),
+  decoder     the decoder's numpy product (pranc_codec.basis.groups.forward),
               forward only
   triton      the Triton kernels on a CUDA device, when one is present
 and prints n * r / seconds. It also times the two CPU generators alone. On a
@@ -25,9 +25,9 @@ import argparse
 
 import torch
 
-from pranc_codec import basis, groups, philox
+from pranc_codec.basis import groups, philox, product
+from pranc_codec.basis.groups import Group
 from pranc_codec.kernels import philox_cpu
-from pranc_codec.basis import Group
 
 from .timing import median_seconds
 
@@ -48,32 +48,32 @@ def measure(group: Group, path: str, repeats: int,
     device = "cuda" if path == "triton" else "cpu"
     alpha = torch.randn(group.n_coeffs, device=device)
     grad = torch.randn(group.size, device=device)
-    key = basis.stream_key(1, 1)
+    key = groups.stream_key(1, 1)
     values = group.n_basis_values
     if path == "decoder":
         return values / median_seconds(lambda: groups.forward(group, key, alpha.numpy()), repeats), None
     if path == "triton":
-        fwd = lambda: (basis.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
-        bwd = lambda: (basis.triton_backward(group, key, grad), _sync(device))  # noqa: E731
+        fwd = lambda: (product.triton_forward(group, key, alpha), _sync(device))  # noqa: E731
+        bwd = lambda: (product.triton_backward(group, key, grad), _sync(device))  # noqa: E731
     else:
         # torch: the pure-torch generator; compiled: a fit whose basis is over
         # the cache budget; cached: one under it.
-        basis.CACHE.budget_bytes = cache_bytes if path == "cached" else 0
-        basis.COMPILED_MIN_VALUES = 0 if path == "compiled" else 2**63
+        product.CACHE.budget_bytes = cache_bytes if path == "cached" else 0
+        product.COMPILED_MIN_VALUES = 0 if path == "compiled" else 2**63
         cache = path != "torch"
-        fwd = lambda: basis.basis_forward(group, key, alpha, cache)  # noqa: E731
-        bwd = lambda: basis.basis_backward(group, key, grad, cache)  # noqa: E731
+        fwd = lambda: product.basis_forward(group, key, alpha, cache)  # noqa: E731
+        bwd = lambda: product.basis_backward(group, key, grad, cache)  # noqa: E731
     result = values / median_seconds(fwd, repeats), values / median_seconds(bwd, repeats)
-    basis.CACHE.clear()
+    product.CACHE.clear()
     return result
 
 
 def generators(threads: int, n: int = 1 << 22) -> None:
     """Print the compiled kernel's and the torch reference's randn rates."""
-    k0, k1 = philox.split_key(basis.stream_key(1, 1))
+    k0, k1 = philox.split_key(groups.stream_key(1, 1))
     offsets = torch.arange(n, dtype=torch.int64)
     compiled = median_seconds(lambda: philox_cpu.randn(k0, k1, 0, n, threads, compiled=True), 5)
-    reference = median_seconds(lambda: philox.randn(basis.stream_key(1, 1), offsets), 5)
+    reference = median_seconds(lambda: philox.randn(groups.stream_key(1, 1), offsets), 5)
     print(f"randn alone, {n} values: compiled kernel {n / compiled / 1e6:.1f}, "
           f"torch reference {n / reference / 1e6:.1f} million per second")
 

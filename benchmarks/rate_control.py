@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from pranc_codec.images import write_atomic
-from pranc_codec.latent_encoder import BPP_PROMISE
+from pranc_codec.latent.rate import BPP_PROMISE
 
 from .codecs import Pranc
 from .rd import Cache, add_image_options, images_or_exit

@@ -4,7 +4,7 @@ One source serves both: the Philox rounds and the float stage below are
 written with numpy operations that work on scalars and on arrays, so numpy
 runs them vectorized (the decoder: no compile, no torch) and numba compiles
 them into a loop that keeps one counter's state in registers (a fit: about
-twice the torch reference's speed). They follow ``pranc_codec.philox``
+twice the torch reference's speed). They follow ``pranc_codec.basis.philox``
 operation for operation: the integer stage is bit-exact, the float stage uses
 the same float32 operations in the same order, so values agree to the
 last-ulp differences of log and cos (as the Triton kernels do).

@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from . import bitstream, codec, container
+from . import codec
 from .errors import PrcError
 from .images import LOSSLESS, check_writable, image_bytes, load_image, write_atomic
 from .metrics import ms_ssim, psnr
@@ -91,11 +91,7 @@ def is_whole(path: Path, decode: bool) -> bool:
             with Image.open(path) as img:
                 img.verify()
             return True
-        data = path.read_bytes()
-        if bitstream.version_of(data) == 2:
-            container.unpack(data)
-        else:
-            bitstream.unpack(data)
+        codec.describe(path.read_bytes())
         return True
     except (OSError, PrcError, SyntaxError, ValueError):
         return False
@@ -107,7 +103,8 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
     start = time.perf_counter()
     try:
         if options.decode:
-            out = image_bytes(codec.decode(data), ".png", *codec.metadata(data))
+            described = codec.describe(data)
+            out = image_bytes(codec.decode(data), ".png", described.icc, described.exif)
             return {"status": "ok", "bytes": len(out),
                     "seconds": round(time.perf_counter() - start, 3)}, out
         _one_thread()

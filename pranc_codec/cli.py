@@ -18,11 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, batch, bitstream, codec, container, latent_decoder
+from . import __version__, batch, codec
 from .errors import ImageError, PrcError, RateNote
+from .fileformat import version_of
 from .images import Loaded, check_writable, image_bytes, load_image, lossless_format, write_atomic
+from .latent import container
+from .latent import decoder as latent_decoder
 from .metrics import ms_ssim, psnr
-from .settings import LATENT_PRESETS
+from .siren import bitstream
+from .siren import decoder as siren_decoder
 
 EXIT_ERROR = 1
 CORES = os.cpu_count() or 1
@@ -123,7 +127,8 @@ def _decode(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     decoded = codec.decode(data)
     decode_s = time.perf_counter() - start
-    _write(args.output, image_bytes(decoded, suffix, *codec.metadata(data)))
+    described = codec.describe(data)
+    _write(args.output, image_bytes(decoded, suffix, described.icc, described.exif))
     line = f"{args.output}: {decoded.shape[1]}x{decoded.shape[0]}, decode {decode_s:.2f} s"
     if args.compare:
         original = load_image(args.compare).array
@@ -157,11 +162,11 @@ def _info_v2(path: str, data: bytes) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
-    if bitstream.version_of(data) == 2:
+    if version_of(data) == 2:
         _info_v2("<stdin>" if args.input == "-" else args.input, data)
         return 0
     header, payload = bitstream.unpack(data)
-    net, groups = codec.network(header)
+    net, groups = siren_decoder.network(header)
     print(f"file: {args.input} ({len(data)} bytes, format version {data[4]})")
     for f in fields(header):
         if f.name != "groups":
@@ -179,7 +184,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _encoder_options(enc: argparse.ArgumentParser) -> None:
-    enc.add_argument("--preset", choices=tuple(LATENT_PRESETS), default="default",
+    enc.add_argument("--preset", choices=tuple(codec.LATENT_PRESETS), default="default",
                      help="speed/quality trade-off; gpu: the long schedule on a CUDA GPU "
                           "(--arch latent) (default: %(default)s)")
     enc.add_argument("--arch", choices=sorted(ARCH_OPTIONS), default="latent",

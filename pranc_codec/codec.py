@@ -1,32 +1,54 @@
-"""encode(image) -> .prc bytes and decode(.prc bytes) -> image, for every format version.
+"""encode(image) -> .prc bytes and decode(.prc bytes) -> image: the one place that
+chooses between the format versions.
 
-Version 2 (the default, ``arch="latent"``): latent_encoder.py fits latents
-and PRANC-coded networks with torch; latent_decoder.py decodes with numpy
-and numba. Version 1 (``arch="siren"``): encoder.py fits a SIREN; unpack ->
-range decode -> theta (groups.py) -> render (inr.py). A decode never loads
-torch. The settings (settings.py) only steer the encoder: everything the
-decoder needs is in the file.
+Version 2 (the default, ``arch="latent"``): ``latent.encoder`` and
+``latent.rate`` fit latents and PRANC-coded networks with torch;
+``latent.decoder`` decodes with numpy and numba. Version 1
+(``arch="siren"``): ``siren.encoder`` and ``siren.rate`` fit a SIREN;
+``siren.decoder`` decodes it. A decode never loads torch. The settings only
+steer the encoder: everything the decoder needs is in the file.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, replace
+from typing import NamedTuple
+
 import numpy as np
 
-from . import bitstream, container, entropy, groups, latent_decoder
-from .bitstream import Header
-from .errors import PrcFormatError
-from .groups import Group
-from .inr import Siren, render
-from .settings import lam_for_quality, settings_for
+from .fileformat import CHANNELS, MAX_PIXELS, MAX_SIDE, version_of
+from .latent import container
+from .latent import decoder as latent_decoder
+from .latent.settings import PRESETS as LATENT_PRESETS
+from .latent.settings import lam_for_quality
+from .siren import bitstream
+from .siren import decoder as siren_decoder
+from .siren.settings import PRESETS as SIREN_PRESETS
+
+ARCHS = {"latent": LATENT_PRESETS, "siren": SIREN_PRESETS}
 
 
 def _check_image(image: np.ndarray) -> None:
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in bitstream.CHANNELS:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in CHANNELS:
         raise ValueError("image must be uint8 of shape (height, width, 1|3|4)")
     h, w = image.shape[:2]
-    if not (1 <= h <= bitstream.MAX_SIDE and 1 <= w <= bitstream.MAX_SIDE) \
-            or h * w > bitstream.MAX_PIXELS:
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_PIXELS:
         raise ValueError(f"{w}x{h} is outside the supported size (each side at most "
-                         f"{bitstream.MAX_SIDE}, at most {bitstream.MAX_PIXELS} pixels)")
+                         f"{MAX_SIDE}, at most {MAX_PIXELS} pixels)")
+
+
+def settings_for(preset: str = "default", arch: str = "latent", **overrides):
+    """A preset of format ``arch`` with some fields replaced (None values are ignored)."""
+    presets = ARCHS.get(arch)
+    if presets is None:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
+    unknown = set(overrides) - set(asdict(presets[preset]))
+    if unknown:
+        raise TypeError(f"unknown encoder setting(s) for {arch}: {', '.join(sorted(unknown))}")
+    settings = replace(presets[preset], **{k: v for k, v in overrides.items() if v is not None})
+    settings.validate()
+    return settings
 
 
 def encoder_settings(preset: str = "default", bpp: float | None = None,
@@ -65,8 +87,8 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
     ``arch="latent"`` writes format v2 (the rate follows the settings' lam,
     or ``quality``, or a target ``bpp`` or ``psnr``) with the image's ICC
     profile and EXIF block if given; ``arch="siren"`` writes v1, whose rate
-    follows k, or ``bpp`` or ``psnr`` (see pranc_codec.rate), and holds no
-    metadata. A RateNote warning says when a target is out of reach.
+    follows k, or ``bpp`` or ``psnr`` (see pranc_codec.siren.rate), and holds
+    no metadata. A RateNote warning says when a target is out of reach.
     """
     if image.ndim == 2:
         image = image[:, :, None]
@@ -76,36 +98,22 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
         raise ValueError("format v1 (--arch siren) holds no colour profile or EXIF")
     # Imported here, not at the top: torch is needed to encode, and only to encode.
     if arch == "latent":
-        from . import latent_encoder
+        from .latent import encoder, rate
 
         if bpp is not None:
-            data = latent_encoder.encode_to_bpp(image, settings, bpp, progress)
+            data = rate.encode_to_bpp(image, settings, bpp, progress)
         elif psnr is not None:
-            data = latent_encoder.encode_to_psnr(image, settings, psnr, progress)
+            data = rate.encode_to_psnr(image, settings, psnr, progress)
         else:
-            data = latent_encoder.encode_image(image, settings, progress)
+            data = encoder.encode_image(image, settings, progress)
         return container.with_metadata(data, icc, exif) if icc or exif else data
-    from . import encoder, rate
+    from .siren import encoder, rate
 
     if bpp is not None:
         return rate.encode_to_bpp(image, settings, bpp, progress)
     if psnr is not None:
         return rate.encode_to_psnr(image, settings, psnr, progress)
     return encoder.encode_image(image, settings, progress)
-
-
-def network(header: Header) -> tuple[Siren, list[Group]]:
-    """The INR and the coefficient groups a header describes."""
-    net = Siren(header.inr_width, header.inr_depth, header.channels, header.w0)
-    if sum(g.size for g in header.groups) != net.n_params:
-        raise PrcFormatError(
-            f"groups cover {sum(g.size for g in header.groups)} parameters but a SIREN of "
-            f"width {net.width} and depth {net.depth} has {net.n_params}")
-    layout, start = [], 0
-    for g in header.groups:
-        layout.append(Group(start, g.size, g.chunk, g.rank, g.scale))
-        start += g.size
-    return net, layout
 
 
 def metadata_kept(icc: bytes, exif: bytes, strip: bool, arch: str) -> dict[str, bytes]:
@@ -116,22 +124,28 @@ def metadata_kept(icc: bytes, exif: bytes, strip: bool, arch: str) -> dict[str, 
     return {"icc": icc, "exif": exif}
 
 
-def metadata(data: bytes) -> tuple[bytes, bytes]:
-    """(ICC profile, EXIF block) of a .prc file, b"" where it has none (v1 files never)."""
-    if bitstream.version_of(data) == 2:
+class Described(NamedTuple):
+    """What a .prc file says of its image, without decoding it."""
+
+    width: int
+    height: int
+    channels: int
+    icc: bytes  # the ICC profile, b"" where the file has none (v1 files never)
+    exif: bytes  # the EXIF block, likewise
+
+
+def describe(data: bytes) -> Described:
+    """The image of a .prc file of any version, once the whole file (header, caps,
+    CRCs) checks; PrcFormatError if it is malformed."""
+    if version_of(data) == 2:
         f = container.unpack(data)
-        return f.icc, f.exif
-    return b"", b""
+        return Described(f.head.width, f.head.height, f.head.channels, f.icc, f.exif)
+    header = bitstream.unpack(data)[0]
+    return Described(header.width, header.height, header.channels, b"", b"")
 
 
 def decode(data: bytes) -> np.ndarray:
     """The uint8 (H, W, C) image of a .prc file of any version; PrcFormatError if malformed."""
-    if bitstream.version_of(data) == 2:
+    if version_of(data) == 2:
         return latent_decoder.decode(data)
-    header, payload = bitstream.unpack(data)
-    net, layout = network(header)
-    models = [(g.laplace, g.qmax) for g in header.groups]
-    ints = entropy.decode(payload, models, [g.n_coeffs for g in layout])
-    coeffs = [entropy.dequantize(q, g.step) for q, g in zip(ints, header.groups)]
-    theta = groups.theta(header.seed, layout, net.init_bounds(), coeffs)
-    return render(net, theta, header.height, header.width)
+    return siren_decoder.decode(data)

@@ -12,8 +12,8 @@ from typing import IO, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import bitstream
 from .errors import ImageError
+from .fileformat import MAX_PIXELS, MAX_SIDE
 
 CODED_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -70,10 +70,9 @@ def load_image(source: str | os.PathLike | IO[bytes], name: str | None = None) -
     try:
         with Image.open(source) as img:
             w, h = img.size
-            if w > bitstream.MAX_SIDE or h > bitstream.MAX_SIDE or w * h > bitstream.MAX_PIXELS:
+            if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
                 raise ImageError(f"{label}: {w}x{h} is larger than the codec supports "
-                                 f"(each side at most {bitstream.MAX_SIDE}, "
-                                 f"at most {bitstream.MAX_PIXELS} pixels)")
+                                 f"(each side at most {MAX_SIDE}, at most {MAX_PIXELS} pixels)")
             icc = img.info.get("icc_profile") or b""
             upright = ImageOps.exif_transpose(img)
             array, note = to_codable(upright)

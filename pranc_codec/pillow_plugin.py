@@ -16,18 +16,16 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from . import bitstream, codec, container
+from . import codec
 from .errors import PrcFormatError
+from .fileformat import MAGIC, MAX_FILE_BYTES
 from .images import CODED_MODES, to_codable
 
 FORMAT = "PRC"
-# A v1 file is at most its payload and a 1507-byte header; a v2 file's
-# sections stay far below this in practice. Anything larger is no .prc.
-MAX_FILE_BYTES = 2 * bitstream.MAX_PAYLOAD
 
 
 def _accept(prefix: bytes) -> bool:
-    return prefix.startswith(bitstream.MAGIC)
+    return prefix.startswith(MAGIC)
 
 
 class PrcImageFile(ImageFile.ImageFile):
@@ -36,7 +34,7 @@ class PrcImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         assert self.fp is not None
-        if not _accept(self.fp.read(len(bitstream.MAGIC))):
+        if not _accept(self.fp.read(len(MAGIC))):
             raise SyntaxError("not a .prc file")
         self.fp.seek(0)
         # A damaged .prc raises PrcFormatError here, which Pillow passes on,
@@ -44,14 +42,10 @@ class PrcImageFile(ImageFile.ImageFile):
         data = self.fp.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
-        if bitstream.version_of(data) == 2:
-            f = container.unpack(data)
-            header = f.head
-            self.info.update({k: v for k, v in (("icc_profile", f.icc), ("exif", f.exif)) if v})
-        else:
-            header = bitstream.unpack(data)[0]
-        self._size = (header.width, header.height)
-        self._mode = CODED_MODES[header.channels]
+        image = codec.describe(data)
+        self.info.update({k: v for k, v in (("icc_profile", image.icc), ("exif", image.exif)) if v})
+        self._size = (image.width, image.height)
+        self._mode = CODED_MODES[image.channels]
         self.tile = [ImageFile._Tile(FORMAT, (0, 0, *self._size), 0)]
 
 

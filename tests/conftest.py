@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 # Triton kernels run on the CPU only in its interpreter, which must be chosen
 # before any module defining a kernel is imported.
@@ -10,6 +11,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+DATA = Path(__file__).parent / "data"  # the committed reference files of every version
 
 # Small, quick encoder settings: enough to learn a tiny image, seconds to run.
 TINY = dict(arch="siren", width=24, depth=2, k=300, steps=300, batch=4096, chunk=32)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pranc_codec import bitstream
 from pranc_codec.cli import main
 from pranc_codec.metrics import psnr
+from pranc_codec.siren import bitstream
 
 QUICK = ["--arch", "siren", "--preset", "fast", "--steps", "40", "--width", "16", "--k", "100"]
 LATENT_QUICK = ["--iterations", "20"]

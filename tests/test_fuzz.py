@@ -7,7 +7,6 @@ thousand cases; ``make fuzz`` (FUZZ_EXAMPLES=...) runs the long campaign.
 import os
 import struct
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,11 +14,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pranc_codec import bitstream, codec, container
+from pranc_codec import codec, fileformat
 from pranc_codec.errors import PrcFormatError
+from pranc_codec.latent import container
+from pranc_codec.siren import bitstream
+from tests.conftest import DATA
 
-VALID = (Path(__file__).parent / "data" / "v1_16x12.prc").read_bytes()
-VALID_V2 = (Path(__file__).parent / "data" / "v2_24x20.prc").read_bytes()
+VALID = (DATA / "v1_16x12.prc").read_bytes()
+VALID_V2 = (DATA / "v2_24x20.prc").read_bytes()
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 # A decode of anything within the caps of a small file takes milliseconds; a
 # case this slow means a header made the decoder do far more than it should.
@@ -101,10 +103,10 @@ def hostile_files(draw):
     groups = [_field_values(bitstream.GROUP_FIELDS, draw) for _ in range(top["n_groups"])]
     payload = draw(st.binary(max_size=64))
     length = draw(st.one_of(st.just(len(payload)), st.integers(0, 2**32 - 1)))
-    body = bitstream.MAGIC + bytes([bitstream.FORMAT_VERSION])
-    body += bitstream.pack_unchecked(bitstream.HEADER_FIELDS, SimpleNamespace(**top))
+    body = fileformat.MAGIC + bytes([bitstream.FORMAT_VERSION])
+    body += fileformat.pack_unchecked(bitstream.HEADER_FIELDS, SimpleNamespace(**top))
     for g in groups:
-        body += bitstream.pack_unchecked(bitstream.GROUP_FIELDS, SimpleNamespace(**g))
+        body += fileformat.pack_unchecked(bitstream.GROUP_FIELDS, SimpleNamespace(**g))
     return bitstream.seal(body + struct.pack("<I", length) + payload)
 
 
@@ -123,8 +125,8 @@ def f32(*values: float) -> list[float]:
 def consistent_files(draw):
     """Headers that pass every check: a SIREN whose groups add up, and a random payload."""
     inr_width, depth = draw(st.integers(1, 12)), draw(st.integers(1, 3))
-    channels = draw(st.sampled_from(bitstream.CHANNELS))
-    from pranc_codec.inr import Siren
+    channels = draw(st.sampled_from(fileformat.CHANNELS))
+    from pranc_codec.siren.inr import Siren
 
     groups = []
     for size in Siren(inr_width, depth, channels).layer_sizes():
@@ -202,8 +204,8 @@ def hostile_v2_files(draw):
     head = _field_values(container.HEAD_FIELDS, draw)
     groups = [_field_values(container.NET_GROUP_FIELDS, draw) for _ in range(draw(st.integers(0, 4)))]
     nets = bytes([len(groups)]) + b"".join(
-        bitstream.pack_unchecked(container.NET_GROUP_FIELDS, SimpleNamespace(**g)) for g in groups)
-    sections = [(b"HEAD", 1, bitstream.pack_unchecked(container.HEAD_FIELDS, SimpleNamespace(**head))),
+        fileformat.pack_unchecked(container.NET_GROUP_FIELDS, SimpleNamespace(**g)) for g in groups)
+    sections = [(b"HEAD", 1, fileformat.pack_unchecked(container.HEAD_FIELDS, SimpleNamespace(**head))),
                 (b"NETS", 1, nets + draw(st.binary(max_size=64)))]
     for _ in range(draw(st.integers(0, 8))):
         sections.append((b"LATG", 1, bytes([draw(st.integers(0, 12))]) + draw(st.binary(max_size=32))))
@@ -221,11 +223,11 @@ def test_v2_hostile_header_with_valid_crc(data):
 @st.composite
 def consistent_v2_files(draw):
     """Headers and groups that pass every check, random coefficient and latent payloads."""
-    from pranc_codec.latent_decoder import Architecture
+    from pranc_codec.latent.architecture import Architecture
 
     head = container.Head(
         width=draw(st.integers(1, 40)), height=draw(st.integers(1, 40)),
-        channels=draw(st.sampled_from(bitstream.CHANNELS)), seed=draw(st.integers(0, 2**64 - 1)),
+        channels=draw(st.sampled_from(fileformat.CHANNELS)), seed=draw(st.integers(0, 2**64 - 1)),
         l0=draw(st.integers(0, 2)), levels=draw(st.integers(1, 4)),
         syn_width=draw(st.integers(1, 8)), syn_layers=draw(st.integers(0, 2)),
         syn_res=draw(st.integers(0, 1)), arm_context=draw(st.integers(1, 24)),

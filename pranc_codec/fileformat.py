@@ -1,0 +1,120 @@
+"""What every .prc version shares: the magic bytes and version byte, the image
+caps, the coefficient caps, and the declarative field tables.
+
+A header field is described once, with its struct code and the range a
+reader accepts; a format's writer and reader both walk the same table, so
+they cannot drift apart (``siren.bitstream`` for version 1,
+``latent.container`` for version 2). docs/format.md is the prose version.
+All integers are little-endian.
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+from .errors import PrcFormatError
+
+MAGIC = b"PRNC"
+SUPPORTED_VERSIONS = (1, 2)
+
+# Caps of every version: no header can make a reader allocate or compute beyond these.
+MAX_SIDE = 16384
+MAX_PIXELS = 1 << 26
+CHANNELS = (1, 3, 4)
+MAX_PARAMS = 1 << 22
+MAX_COEFFS = 1 << 22
+MAX_BASIS_VALUES = 1 << 28  # sum over basis groups of size * rank
+# No .prc file is larger: a v1 payload is capped at 2^26 bytes beside a
+# header of at most 1507, and v2's sections stay far below this in practice.
+MAX_FILE_BYTES = 1 << 27
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    code: str  # struct format character
+    lo: float
+    hi: float
+    is_float: bool = False
+
+
+def int_field(name: str, code: str, lo: int = 0, hi: int | None = None) -> Field:
+    return Field(name, code, lo, (1 << (8 * struct.calcsize("<" + code))) - 1 if hi is None else hi)
+
+
+def float_field(name: str, lo: float, hi: float) -> Field:
+    return Field(name, "f", lo, hi, is_float=True)
+
+
+def table_bytes(table: tuple[Field, ...]) -> int:
+    """The packed size of a field table."""
+    return struct.calcsize("<" + "".join(f.code for f in table))
+
+
+def _check_value(f: Field, value: float, where: str) -> None:
+    if f.is_float and not math.isfinite(value):
+        raise PrcFormatError(f"{where}{f.name} is not a finite number ({value})")
+    if not f.lo <= value <= f.hi:
+        raise PrcFormatError(f"{where}{f.name} = {value} is outside [{f.lo:g}, {f.hi:g}]")
+
+
+def pack_unchecked(table: tuple[Field, ...], obj: object) -> bytes:
+    return b"".join(struct.pack("<" + f.code, getattr(obj, f.name)) for f in table)
+
+
+def pack_fields(table: tuple[Field, ...], obj: object, where: str = "") -> bytes:
+    for f in table:
+        value = getattr(obj, f.name)
+        _check_value(f, value, where)
+        # The encoder must compute with exactly the value the decoder will read.
+        if f.is_float and struct.unpack("<f", struct.pack("<f", value))[0] != value:
+            raise PrcFormatError(f"{where}{f.name} = {value!r} is not a float32 value")
+    return pack_unchecked(table, obj)
+
+
+class Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise PrcFormatError(f"file is truncated: it ends inside the {what}")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def table(self, table: tuple[Field, ...], what: str) -> dict:
+        values = {}
+        for f in table:
+            size = struct.calcsize("<" + f.code)
+            values[f.name] = struct.unpack("<" + f.code, self.take(size, what))[0]
+        return values
+
+
+def validate_fields(table: tuple[Field, ...], values: dict, where: str = "") -> None:
+    for f in table:
+        _check_value(f, values[f.name], where)
+
+
+def check_image(width: int, height: int, channels: int) -> None:
+    """The image a header of either version announces: channels defined, pixels within the cap."""
+    if channels not in CHANNELS:
+        raise PrcFormatError(f"channels = {channels}; only 1, 3 or 4 are defined")
+    if width * height > MAX_PIXELS:
+        raise PrcFormatError(f"{width}x{height} exceeds the cap of {MAX_PIXELS} pixels")
+
+
+def version_of(data: bytes) -> int:
+    """The format version of a .prc file, after checking the magic bytes."""
+    reader = Reader(bytes(data[:len(MAGIC) + 1]))
+    magic = reader.take(len(MAGIC), "magic bytes")
+    if magic != MAGIC:
+        raise PrcFormatError(f"not a .prc file (magic bytes {magic!r}, expected {MAGIC!r})")
+    (version,) = reader.take(1, "format version")
+    if version not in SUPPORTED_VERSIONS:
+        raise PrcFormatError(
+            f"unsupported .prc format version {version}; this decoder reads version(s) "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
+    return version

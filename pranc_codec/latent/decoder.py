@@ -1,0 +1,86 @@
+"""Decoding format v2: sections -> network weights -> latents -> pixels (numpy, numba).
+
+The networks' coefficients are range-decoded as v1's (``basis.coefficients``),
+turned into integer weights (``basis.netweights``); each latent grid is decoded
+by the fixed-point entropy model (``entropy_model``), coarsest first; the grids
+are upsampled (``grids``) and the synthesis (``synthesis``) renders the image
+a band of rows at a time. No torch anywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..basis import coefficients, netweights
+from ..basis.netweights import IntGroup
+from ..errors import PrcFormatError
+from ..fileformat import check_image
+from . import container, entropy_model
+from .architecture import Architecture
+from .container import FileV2, Head
+from .entropy_model import ArmShape
+from .grids import features, grid_shapes
+from .synthesis import render
+
+# Multiply-adds of a decode: pixels x synthesis parameters and latents x
+# entropy-model parameters (each under a minute on 2 cores at the cap).
+MAX_SYNTHESIS_MACS = 1 << 36
+MAX_ARM_MACS = 1 << 34
+
+
+def check_caps(h: Head) -> Architecture:
+    """The architecture, once the header's decode work is known to be within the caps."""
+    check_image(h.width, h.height, h.channels)
+    pixels = h.width * h.height
+    arch = Architecture.of(h)
+    latents = sum(r * c for r, c in grid_shapes(h.height, h.width, h.l0, h.levels))
+    if pixels * arch.synthesis.n_params > MAX_SYNTHESIS_MACS:
+        raise PrcFormatError(f"synthesis of {pixels} pixels through {arch.synthesis.n_params} "
+                             f"parameters exceeds the cap of {MAX_SYNTHESIS_MACS} multiply-adds")
+    if latents * arch.arm.n_params > MAX_ARM_MACS:
+        raise PrcFormatError(f"entropy model over {latents} latents with {arch.arm.n_params} "
+                             f"parameters exceeds the cap of {MAX_ARM_MACS} multiply-adds")
+    return arch
+
+
+def int_groups(f: FileV2, arch: Architecture) -> list[IntGroup]:
+    """The header's groups laid over the flat vector, which they must cover exactly."""
+    if sum(g.size for g in f.groups) != arch.n_params:
+        raise PrcFormatError(f"groups cover {sum(g.size for g in f.groups)} parameters but "
+                             f"the networks have {arch.n_params}")
+    out, start = [], 0
+    for g in f.groups:
+        out.append(IntGroup(start, g.size, g.chunk, g.rank, g.step_exp))
+        start += g.size
+    return out
+
+
+def weights(f: FileV2, arch: Architecture) -> np.ndarray:
+    """The integer flat weight vector (multiples of 2^-16) a file holds."""
+    groups = int_groups(f, arch)
+    ints = coefficients.decode(f.net_payload, [(g.laplace, g.qmax) for g in f.groups],
+                          [g.n_coeffs for g in groups])
+    return netweights.theta_int(f.head.seed, groups, arch.init_exps(), ints)
+
+
+def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray) -> list[np.ndarray]:
+    """Every grid's integers, finest first (decoded coarsest first, as stored)."""
+    h = f.head
+    shapes = grid_shapes(h.height, h.width, h.l0, h.levels)
+    grids: list[np.ndarray] = [np.empty(0)] * h.levels
+    for i in reversed(range(h.levels)):
+        grids[i], problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
+        if problem:
+            raise PrcFormatError(f"latent grid {h.l0 + i}: its stream {problem}")
+    return grids
+
+
+def decode(data: bytes) -> np.ndarray:
+    """The uint8 (H, W, C) image of a v2 file; PrcFormatError if it is malformed."""
+    f = container.unpack(data)
+    arch = check_caps(f.head)
+    syn_theta, arm_theta = arch.split(weights(f, arch))
+    grids = decode_latents(f, arch.arm, arm_theta)
+    h = f.head
+    levels = list(range(h.l0, h.l0 + h.levels))
+    return render(arch.synthesis, netweights.to_float(syn_theta),
+                  lambda r0, r1: features(grids, levels, h.width, r0, r1), h.height, h.width)

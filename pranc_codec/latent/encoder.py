@@ -1,0 +1,171 @@
+"""The v2 encoder: fit latents and networks, quantize, entropy-code, pack (torch).
+
+fit (``fit``, in the phases of ``schedule``) -> each network group's
+power-of-two step chosen by rate-distortion -> quantization-aware tuning of
+the networks at those steps, on the rounded latents -> pack: the
+coefficients are range-coded as v1's, the integer weights rebuilt exactly
+as the decoder will (``basis.netweights``), and every latent grid coded
+with the fixed-point entropy model the decoder runs (``entropy_model``).
+``rate`` aims at a file size or a quality by choosing lambda.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..basis import coefficients, netweights
+from ..basis.fitting import fake_quantize
+from ..basis.netweights import MAX_STEP_EXP, MIN_STEP_EXP
+from . import container, entropy_model, schedule
+from .architecture import Architecture
+from .container import FileV2, Head, NetGroup
+from .entropy_model import ArmShape
+from .fit import LatentFit
+from .grids import LATENT_MAX
+from .networks import contexts, synthesize
+from .settings import LatentSettings, grid_for
+from .synthesis import SynthesisShape
+
+# Step exponents tried around each group's starting guess (a quarter of its RMS).
+STEP_SEARCH = (-2, 1)
+
+
+def architecture(image: np.ndarray, s: LatentSettings) -> Architecture:
+    return Architecture(SynthesisShape(s.levels, s.syn_width, s.syn_layers, s.syn_res, image.shape[2]),
+                        ArmShape(s.arm_context, s.arm_width, s.arm_layers))
+
+
+@dataclass
+class Fitted:
+    fit: LatentFit
+    settings: LatentSettings
+    step_exps: list[int]
+
+
+def quantize(coeffs: list[torch.Tensor], exps: list[int]) -> list[np.ndarray]:
+    return [coefficients.quantize(c.cpu().numpy(), 2.0**e) for c, e in zip(coeffs, exps)]
+
+
+def coeff_bits(q: np.ndarray) -> float:
+    t, qmax = coefficients.fit_laplace(q)
+    return 0.0 if qmax == 0 else coefficients.cost_bits(t, qmax, q.size, int(np.abs(q).sum()))
+
+
+class RoundedProbe:
+    """The rounded latents' distortion and bits as the networks' weights change
+    (choosing the quantization steps measures both a few dozen times): the
+    features and contexts, which only the latents set, are made once, and
+    the image is synthesized in blocks of rows, where whole-image
+    intermediates ran memory-bound (the network at 768x512: 32 ms against
+    176 ms, the same values; 3x3 residual layers need their neighbours, so
+    they get the whole image)."""
+
+    ROWS = 16
+
+    @torch.no_grad()
+    def __init__(self, fit: LatentFit):
+        self.fit = fit
+        self.latents = fit.quantized_latents("round")
+        self.feats = torch.stack([up(g, slice(None), slice(None))
+                                  for g, up in zip(self.latents, fit.upsamplers)], dim=-1)
+        self.ctxs = [contexts(g, fit.arch.arm.context) for g in self.latents]
+
+    @torch.no_grad()
+    def mse(self, theta: torch.Tensor) -> float:
+        """MSE on 0..1 pixels of the 8-bit output at weights ``theta``."""
+        shape = self.fit.arch.synthesis
+        theta_syn = theta[:shape.n_params]
+        rows = self.fit.height if shape.res else self.ROWS
+        out = torch.cat([synthesize(shape, theta_syn, self.feats[r:r + rows])
+                         for r in range(0, self.fit.height, rows)])
+        pixels = torch.round(out.clamp(0, 1) * 255) / 255
+        return float(torch.mean((pixels - self.fit.target) ** 2))
+
+    @torch.no_grad()
+    def bits(self, theta: torch.Tensor) -> float:
+        """Bits of the rounded latents at weights ``theta``."""
+        n_syn = self.fit.arch.synthesis.n_params
+        return float(self.fit.latent_bits(self.latents, theta[n_syn:], self.ctxs))
+
+
+def choose_steps(fit: LatentFit, lam: float) -> list[int]:
+    """Each group's step exponent minimising MSE + lam * bits / pixels, one group
+    at a time. A synthesis group's step leaves the latents' bits as they are,
+    an entropy model group's the MSE: each is measured once per group."""
+    pixels = fit.height * fit.width
+    probe = RoundedProbe(fit)
+    n_syn = fit.arch.synthesis.n_params
+    exps, chosen = [], []  # the exponents so far and the coefficients they quantize to
+    for i, (c, g) in enumerate(zip(fit.coeffs, fit.groups)):
+        synthesis = g.start < n_syn
+        theta = fit.theta(chosen + fit.coeffs[i:])
+        fixed = probe.bits(theta) if synthesis else probe.mse(theta)
+        rms = float(c.pow(2).mean().sqrt()) if c.numel() else 0.0
+        guess = int(np.clip(round(math.log2(max(rms, 1e-6) / 4)), MIN_STEP_EXP, MAX_STEP_EXP))
+        best = None
+        lo, hi = guess + STEP_SEARCH[0], guess + STEP_SEARCH[1]
+        for e in range(max(MIN_STEP_EXP, lo), min(MAX_STEP_EXP, hi) + 1):
+            q = quantize([c], [e])[0]
+            values = torch.from_numpy(coefficients.dequantize(q, 2.0**e)).to(fit.device)
+            theta = fit.theta(chosen + [values] + fit.coeffs[i + 1:])
+            mse, bits = (probe.mse(theta), fixed) if synthesis else (fixed, probe.bits(theta))
+            cost = mse + lam * (bits + coeff_bits(q)) / pixels
+            if best is None or cost < best[0]:
+                best = (cost, e, values)
+        exps.append(best[1])
+        chosen.append(best[2])
+    return exps
+
+
+def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False) -> Fitted:
+    """Fit from scratch: the main schedule, then each network group's step, then
+    quantization-aware tuning."""
+    s = grid_for(s, lam)
+    arch = architecture(image, s)
+    groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
+    torch.manual_seed(s.seed)
+    lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
+    guess_steps = [2.0**-8] * len(groups)
+    lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit")
+    exps = choose_steps(lf, lam)
+    qat = schedule.quantization_aware(s)
+    if qat:
+        lf.train(qat, lam, [2.0**e for e in exps],
+                 coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
+                 progress=progress, desc="quantization-aware")
+    return Fitted(lf, s, exps)
+
+
+def latent_ints(y: torch.Tensor, deadzone: float = 0.0) -> np.ndarray:
+    """Latents as the file's integers: rounded, or with a dead zone (|y| is rounded
+    after subtracting ``deadzone``, so small values go to zero and the rate falls)."""
+    y = y.detach().cpu().clamp(-LATENT_MAX, LATENT_MAX)
+    q = torch.sign(y) * torch.floor((y.abs() - deadzone).clamp_min(0) + 0.5)
+    return q.numpy().astype(np.int64)
+
+
+def pack(fitted: Fitted, deadzone: float = 0.0) -> bytes:
+    """The v2 file of a fitted image (latents rounded with ``deadzone``, see latent_ints)."""
+    lf, s = fitted.fit, fitted.settings
+    q = quantize(lf.coeffs, fitted.step_exps)
+    models = [coefficients.fit_laplace(x) for x in q]
+    stepped = [replace(g, step_exp=e) for g, e in zip(lf.groups, fitted.step_exps)]
+    theta = netweights.theta_int(s.seed, stepped, lf.arch.init_exps(), q)
+    _, arm_theta = lf.arch.split(theta)
+    grids = tuple(entropy_model.encode_grid(latent_ints(y, deadzone), arm_theta, lf.arch.arm)
+                  for y in lf.latents)
+    h, w, c = lf.image.shape
+    head = Head(width=w, height=h, channels=c, seed=s.seed, l0=s.l0, levels=s.levels,
+                syn_width=s.syn_width, syn_layers=s.syn_layers, syn_res=s.syn_res,
+                arm_context=s.arm_context, arm_width=s.arm_width, arm_layers=s.arm_layers)
+    groups = tuple(NetGroup(g.size, g.chunk, g.rank, e, t, qmax)
+                   for g, e, (t, qmax) in zip(lf.groups, fitted.step_exps, models))
+    return container.pack(FileV2(head, groups, coefficients.encode(q, models), grids))
+
+
+def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -> bytes:
+    """The v2 file of a checked image at the settings' lambda."""
+    return pack(fit(image, s, s.lam, progress))

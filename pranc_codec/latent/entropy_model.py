@@ -1,0 +1,210 @@
+"""The latents' entropy model: a causal context network in fixed point, and its coding.
+
+Each latent of a grid is coded in raster order. Its context is the values
+of up to 24 causal neighbours in the same grid (CONTEXT, nearest first;
+zero outside the grid). A small MLP (ReLU hidden layers) maps them to a
+mean mu and a log2-scale; the symbol is coded by rANS (``rans``) under a
+discretised Laplace distribution taken from a fixed table of integer CDFs
+indexed by the scale (in 1/8 steps of log2) and by mu's quarter phase, the
+integer part of mu being applied as a shift of the symbol.
+
+Bit-exactness: the MLP runs on the integer weights of ``netweights``
+(multiples of 2^-16) with int64 activations at ACT_FRAC fractional bits and
+arithmetic shifts, and the CDF table is built with integer operations only
+from a literal table of Laplace decay factors, so the encoder's packing
+step and any decoder compute identical distributions. docs/format.md
+specifies every operation. The fit trains the float version of the same
+network (``latent.networks``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..basis.netweights import WEIGHT_FRAC, init_exp
+from . import rans
+from .grids import LATENT_MAX
+
+# Causal neighbours (dy, dx), nearest first; a model reads the first n.
+CONTEXT = np.array([
+    (0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2),
+    (-2, -1), (-2, 1), (-2, -2), (-2, 2), (0, -3), (-3, 0), (-1, -3), (-1, 3),
+    (-3, -1), (-3, 1), (-2, -3), (-2, 3), (-3, -2), (-3, 2), (-3, -3), (-3, 3),
+], dtype=np.int64)
+ACT_FRAC = 8
+ACT_MAX = 1 << 40  # hidden activations are clamped here (only a hostile file gets near)
+DELTA_MAX = 2 * LATENT_MAX  # symbols code latent - floor(mu) in [-DELTA_MAX, DELTA_MAX]
+ALPHABET = 2 * DELTA_MAX + 1
+N_SCALES = 96
+SCALE_ZERO = 40  # scale index of b = 1: b = 2^((s - SCALE_ZERO) / 8)
+PHASES = 4
+LOG2_SCALE_MIN = -SCALE_ZERO / 8
+LOG2_SCALE_MAX = (N_SCALES - 1 - SCALE_ZERO) / 8
+# round(exp(-1 / (8 b_s)) * 2^30): a Laplace of scale b_s decays by this
+# factor every 1/8 of a latent step. Literal, so no platform's exp is involved.
+TAU = np.array([
+    19666268, 27409473, 37163206, 49130656, 63464312, 80256339, 99533137, 121254227,
+    145315154, 171553775, 199759078, 229681607, 261044606, 293555085, 326914198, 360826461,
+    395007542, 429190474, 463130302, 496607237, 529428476, 561428867, 592470630, 622442337,
+    651257337, 678851797, 705182512, 730224596, 753969162, 776421055, 797596699, 817522092,
+    836230973, 853763180, 870163178, 885478791, 899760092, 913058465, 925425813, 936913903,
+    947573834, 957455604, 966607779, 975077234, 982908970, 990145980, 996829173, 1002997330,
+    1008687096, 1013932999, 1018767490, 1023220997, 1027321989, 1031097062, 1034571010, 1037766921,
+    1040706261, 1043408965, 1045893524, 1048177074, 1050275481, 1052203421, 1053974460, 1055601130,
+    1057095000, 1058466743, 1059726201, 1060882446, 1061943836, 1062918069, 1063812229, 1064632840,
+    1065385899, 1066076925, 1066710993, 1067292768, 1067826536, 1068316239, 1068765495, 1069177631,
+    1069555701, 1069902511, 1070220635, 1070512440, 1070780095, 1071025596, 1071250770, 1071457297,
+    1071646719, 1071820448, 1071979784, 1072125916, 1072259937, 1072382850, 1072495574, 1072598952,
+], dtype=np.int64)
+ONE = 1 << 30
+
+
+@dataclass(frozen=True)
+class ArmShape:
+    context: int  # neighbours read, 1..24
+    width: int
+    layers: int  # hidden layers with ReLU
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        ins = [self.context] + [self.width] * self.layers
+        return [(self.width, i) for i in ins[:-1]] + [(2, ins[-1])]
+
+    def layer_sizes(self) -> list[int]:
+        return [o * i + o for o, i in self.layer_shapes()]
+
+    @property
+    def n_params(self) -> int:
+        return sum(self.layer_sizes())
+
+    def init_exps(self) -> np.ndarray:
+        return np.concatenate([np.full(o * i + o, init_exp(i), dtype=np.int64)
+                               for o, i in self.layer_shapes()])
+
+
+def _cdf_tables() -> np.ndarray:
+    """(N_SCALES, PHASES, ALPHABET + 1) int64 CDFs out of 2^PROB_BITS, integers only.
+
+    Symbol d (latent - floor(mu)) with mu's quarter phase f covers the bin
+    [d - f/4 - 1/2, d - f/4 + 1/2] around mu, in eighths [8d - 2f - 4, 8d - 2f + 4].
+    The Laplace CDF at e eighths is tau^-e / 2 for e <= 0 and 1 - tau^e / 2
+    above, with tau^k by repeated 30-bit fixed-point products. Each symbol
+    gets 1 + floor(mass * (2^PROB_BITS - ALPHABET) / 2^30), the most likely one
+    the remainder.
+    """
+    reach = 8 * DELTA_MAX + 2 * PHASES + 4
+    powers = np.empty((N_SCALES, reach + 1), dtype=np.int64)
+    powers[:, 0] = ONE
+    for k in range(1, reach + 1):
+        powers[:, k] = (powers[:, k - 1] * TAU) >> 30
+    d = np.arange(-DELTA_MAX, DELTA_MAX + 1, dtype=np.int64)
+    tables = np.empty((N_SCALES, PHASES, ALPHABET + 1), dtype=np.int64)
+    spare = (1 << rans.PROB_BITS) - ALPHABET
+    for f in range(PHASES):
+        edges = np.concatenate([8 * d - 2 * f - 4, [8 * DELTA_MAX - 2 * f + 4]])
+        below = np.where(edges <= 0, powers[:, np.abs(edges)] >> 1,
+                         ONE - (powers[:, np.abs(edges)] >> 1))
+        below[:, 0], below[:, -1] = 0, ONE
+        freq = 1 + ((np.diff(below, axis=1) * spare) >> 30)
+        top = np.argmax(freq, axis=1)
+        freq[np.arange(N_SCALES), top] += (1 << rans.PROB_BITS) - freq.sum(axis=1)
+        tables[:, f, 0] = 0
+        tables[:, f, 1:] = np.cumsum(freq, axis=1)
+    return tables
+
+
+CDF = _cdf_tables()
+
+
+@numba.njit(cache=True)
+def _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2):
+    """(table row scale, phase, floor(mu)) of latent (y, x) given the values before it."""
+    rows, cols = values.shape
+    for i in range(n_ctx):
+        yy, xx = y + CONTEXT[i, 0], x + CONTEXT[i, 1]
+        inside = yy >= 0 and 0 <= xx < cols
+        ctx[i] = values[yy, xx] << ACT_FRAC if inside else 0
+    pos, n_in, src = 0, n_ctx, ctx
+    for layer in range(layers + 1):
+        n_out = 2 if layer == layers else width
+        out = h if layer % 2 == 0 else h2
+        for o in range(n_out):
+            acc = w[pos + n_out * n_in + o] << ACT_FRAC
+            for i in range(n_in):
+                acc += w[pos + o * n_in + i] * src[i]
+            acc >>= WEIGHT_FRAC
+            if layer < layers:
+                acc = min(max(acc, 0), ACT_MAX)
+            out[o] = acc
+        pos += n_out * n_in + n_out
+        n_in, src = n_out, out
+    mu_q = min(max((src[0] + 32) >> 6, -4 * LATENT_MAX), 4 * LATENT_MAX)
+    scale = min(max(((src[1] + 16) >> 5) + SCALE_ZERO, 0), N_SCALES - 1)
+    return scale, mu_q & 3, mu_q >> 2
+
+
+@numba.njit(cache=True)
+def _symbols(values, w, n_ctx, width, layers, cdf):
+    rows, cols = values.shape
+    starts = np.empty(rows * cols, dtype=np.int64)
+    freqs = np.empty(rows * cols, dtype=np.int64)
+    ctx = np.empty(n_ctx, dtype=np.int64)
+    h = np.empty(max(width, 2), dtype=np.int64)
+    h2 = np.empty(max(width, 2), dtype=np.int64)
+    for y in range(rows):
+        for x in range(cols):
+            scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
+            s = values[y, x] - m + DELTA_MAX
+            starts[y * cols + x] = cdf[scale, phase, s]
+            freqs[y * cols + x] = cdf[scale, phase, s + 1] - cdf[scale, phase, s]
+    return starts, freqs
+
+
+@numba.njit(cache=True)
+def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
+    """The grid's values and a status: 0 ok, 1 stream ends early, 2 value out of range,
+    3 stream does not end where the grid does."""
+    values = np.zeros((rows, cols), dtype=np.int64)
+    ctx = np.empty(n_ctx, dtype=np.int64)
+    h = np.empty(max(width, 2), dtype=np.int64)
+    h2 = np.empty(max(width, 2), dtype=np.int64)
+    x_state, pos = rans.decoder_start(words)
+    if x_state < 0:
+        return values, 1
+    for y in range(rows):
+        for x in range(cols):
+            scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
+            s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase])
+            if x_state < 0:
+                return values, 1
+            v = s - DELTA_MAX + m
+            if v < -LATENT_MAX or v > LATENT_MAX:
+                return values, 2
+            values[y, x] = v
+    if x_state != rans.STATE_LOW or pos != words.size:
+        return values, 3
+    return values, 0
+
+
+def encode_grid(values: np.ndarray, weights: np.ndarray, arm: ArmShape) -> bytes:
+    """The rANS words of one grid of integers in [-LATENT_MAX, LATENT_MAX]."""
+    starts, freqs = _symbols(np.ascontiguousarray(values, dtype=np.int64),
+                             np.ascontiguousarray(weights, dtype=np.int64),
+                             arm.context, arm.width, arm.layers, CDF)
+    return rans.encode_reversed(starts, freqs).astype("<u4").tobytes()
+
+
+DECODE_ERRORS = {1: "ends early", 2: "decodes to a latent out of range",
+                 3: "does not end where its grid does"}
+
+
+def decode_grid(data: bytes, rows: int, cols: int, weights: np.ndarray,
+                arm: ArmShape) -> tuple[np.ndarray, str | None]:
+    """The grid's values, and None or what is wrong with the stream."""
+    if len(data) % 4:
+        return np.zeros((rows, cols), dtype=np.int64), "is not a whole number of 32-bit words"
+    words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+    values, status = _decode(words, rows, cols, np.ascontiguousarray(weights, dtype=np.int64),
+                             arm.context, arm.width, arm.layers, CDF)
+    return values, DECODE_ERRORS.get(status)

@@ -1,0 +1,213 @@
+"""Fitting a v2 representation to an image (torch): latents and PRANC-coded networks.
+
+The trained quantities are the latent grids (float, quantized to integers
+in the file) and every network group's coefficients (the networks'
+weights are theta0 + B @ a over the seeded sign basis,
+``basis.product.BasisProduct``). The loss is MSE (on 0..1 pixels) + lambda
+* (latent bits + coefficient bits) / pixels, through the float networks of
+``networks``. Each iteration may measure the distortion on every s-th row
+and column at a random offset (an unbiased estimate at 1/s^2 of the cost
+that still gives every latent a gradient, which a random window does not:
+a window measured about 1.5 dB worse for the same time) while the rate
+counts every latent.
+
+A phase's loop (``LatentFit.train``) puts three pieces together: the
+``schedule`` says each iteration's learning rates and rounding, a ``Step``
+computes the loss and updates, and ``graphs.GraphReplay`` replays the step
+as a CUDA graph on a GPU.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..basis.groups import stream_key
+from ..basis.netweights import WEIGHT_FRAC, IntGroup, theta0_int
+from ..basis.product import BasisProduct
+from ..errors import PrcError
+from .architecture import Architecture
+from .graphs import GraphReplay, Outputs
+from .grids import LATENT_MAX, grid_shapes
+from .networks import Upsampler, arm, contexts, laplace_bits, soft_round, synthesize
+from .schedule import Schedule
+
+LN2 = math.log(2.0)
+
+
+class LatentFit:
+    """One image and its trainable v2 representation."""
+
+    def __init__(self, image: np.ndarray, arch: Architecture, groups: list[IntGroup], seed: int,
+                 l0: int, device: str = "cpu"):
+        self.image, self.arch, self.groups, self.seed = image, arch, groups, seed
+        self.device = torch.device(device)
+        self.height, self.width = image.shape[:2]
+        self.levels = list(range(l0, l0 + arch.synthesis.inputs))
+        self.target = torch.from_numpy(image.astype(np.float32) / np.float32(255.0)).to(self.device)
+        shapes = grid_shapes(self.height, self.width, l0, len(self.levels))
+        self.latents = [torch.zeros(r, c, device=self.device) for r, c in shapes]
+        self.upsamplers = [Upsampler(r, c, lv, self.height, self.width, self.device)
+                           for (r, c), lv in zip(shapes, self.levels)]
+        self.coeffs = [torch.zeros(g.n_coeffs, device=self.device) for g in groups]
+        theta0 = theta0_int(seed, arch.init_exps()).astype(np.float32) * np.float32(2.0**-WEIGHT_FRAC)
+        self.theta0 = torch.from_numpy(theta0).to(self.device)
+
+    def theta(self, coeffs: list[torch.Tensor]) -> torch.Tensor:
+        deltas = [c if g.chunk == 0 else BasisProduct.apply(c, g.basis, stream_key(self.seed, i + 1), True)
+                  for i, (g, c) in enumerate(zip(self.groups, coeffs))]
+        return self.theta0 + torch.cat(deltas)
+
+    def synthesize(self, latents: list[torch.Tensor], theta_syn: torch.Tensor,
+                   pixels: tuple[slice, slice] | None = None) -> torch.Tensor:
+        """The output (rows, cols, C) at the pixels selected by the (rows, cols)
+        slices, or of the whole image."""
+        rows, cols = pixels or (slice(None), slice(None))
+        feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
+        return synthesize(self.arch.synthesis, theta_syn, feats)
+
+    def latent_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor,
+                    ctxs: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Bits of all the latents under the entropy model (``ctxs``: their
+        contexts where already known)."""
+        ctxs = ctxs or [contexts(g, self.arch.arm.context) for g in latents]
+        bits = latents[0].new_zeros(())
+        for g, ctx in zip(latents, ctxs):
+            mu, log2_scale = arm(self.arch.arm, theta_arm, ctx)
+            bits = bits + laplace_bits(g.reshape(-1), mu, log2_scale).sum()
+        return bits
+
+    def forward(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor],
+                pixels: tuple[slice, slice] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output at ``pixels``, see synthesize; bits of all the latents) for
+        quantized-or-noisy latents."""
+        theta = self.theta(coeffs)
+        n_syn = self.arch.synthesis.n_params
+        return (self.synthesize(latents, theta[:n_syn], pixels),
+                self.latent_bits(latents, theta[n_syn:]))
+
+    def quantized_latents(self, mode: str, temperature: float | torch.Tensor = 0.0) -> list[torch.Tensor]:
+        out = []
+        for y in self.latents:
+            y = y.clamp(-LATENT_MAX, LATENT_MAX)
+            if mode == "soft":
+                out.append(soft_round(soft_round(y, temperature) + torch.rand_like(y) - 0.5,
+                                      temperature))
+            elif mode == "noise":
+                out.append(y + torch.rand_like(y) - 0.5)
+            else:
+                out.append(torch.round(y))
+        return out
+
+    def coeff_bits(self, coeffs: list[torch.Tensor], steps: list[float]) -> torch.Tensor:
+        """A differentiable estimate of the coefficients' bits: Laplace code lengths
+        at each group's scale (mean |a|) and step."""
+        total = coeffs[0].new_zeros(())
+        for c, step in zip(coeffs, steps):
+            b = c.detach().abs().mean().clamp_min(step / 2)
+            total = total + c.abs().sum() / (b * LN2) + c.numel() * torch.log2(2 * b / step)
+        return total
+
+    def train(self, schedule: Schedule, lam: float, steps: list[float],
+              coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
+              progress: bool = False, desc: str = "fit") -> float:
+        """One phase: Adam on latents (unless the schedule holds them) and
+        coefficients as ``schedule`` says; returns the final loss (PrcError if
+        the fit diverged to a loss that is not finite). ``steps`` are the
+        coefficients' quantization steps the rate assumes, ``coeff_transform``
+        what the coefficients go through before use (straight-through
+        quantization). On a GPU each distinct iteration is captured as a
+        CUDA graph, one per rounding mode and sample offset (stride^2 of
+        them), and replayed."""
+        step = Step(self, schedule, lam, steps, coeff_transform)
+        run = GraphReplay(step, step.clear_grads, enabled=step.graphs)
+        pixels = self.height * self.width
+        total = schedule.iterations
+        gen = torch.Generator().manual_seed(total)
+        shape = self.height, self.width
+        bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
+        for it in bar:
+            mode, temperature = schedule.rounding(it)
+            if temperature is not None:
+                step.set_temperature(temperature)
+            step.set_lr(schedule.lr_factor(it))
+            rows, cols = self.sample_pixels(schedule.stride, gen, shape)
+            loss, mse, bits = run((mode, rows.start, cols.start), mode, rows, cols)
+            if progress and (it % 10 == 0 or it == total - 1):
+                bar.set_postfix(psnr=f"{-10 * math.log10(max(mse.item(), 1e-12)):.2f}",
+                                bpp=f"{bits.item() / pixels:.3f}")
+        step.finish()
+        final = float(loss.detach())
+        # a diverged fit's latents would round to garbage the coder cannot hold
+        if not math.isfinite(final):
+            raise PrcError("the fit diverged (its loss is not finite); try another --seed")
+        return final
+
+    @staticmethod
+    def sample_pixels(stride: int, gen: torch.Generator, shape: tuple[int, int]) -> tuple[slice, slice]:
+        """(rows, cols) of an image of ``shape`` (height, width): every stride-th row
+        and column from a random offset. Their MSE is an unbiased estimate of the
+        whole image's at 1/stride^2 of the cost. An image narrower than the
+        stride keeps its offsets inside it (an empty sample's MSE is not a number)."""
+        oy, ox = (int(v) % n for v, n in zip(torch.randint(stride, (2,), generator=gen), shape))
+        return slice(oy, None, stride), slice(ox, None, stride)
+
+
+class Step:
+    """One phase's iteration: the loss at the sampled pixels and Adam's update.
+
+    Adam trains the latents (where the schedule moves them) and every
+    coefficient group, each at its peak learning rate times the schedule's
+    factor. On a GPU the learning rates and the soft-round temperature are
+    tensors changed in place, so a replayed CUDA graph reads the values of
+    the moment; the optimizer is then fused (one kernel per group) and
+    capturable.
+    """
+
+    def __init__(self, fit: LatentFit, schedule: Schedule, lam: float, steps: list[float],
+                 coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None):
+        self.fit, self.lam, self.steps, self.coeff_transform = fit, lam, steps, coeff_transform
+        self.latents = [y.requires_grad_(schedule.moves_latents) for y in fit.latents]
+        self.coeffs = [c.requires_grad_(True) for c in fit.coeffs]
+        self.graphs = fit.device.type == "cuda"
+        trained = ([self.latents] if schedule.moves_latents else []) + [[c] for c in self.coeffs]
+        self.peaks = schedule.peak_lrs([g.rank for g in fit.groups])
+        lr = [torch.tensor(v, device=fit.device) for v in self.peaks] if self.graphs else self.peaks
+        self.opt = torch.optim.Adam([{"params": p, "lr": v} for p, v in zip(trained, lr)],
+                                    fused=self.graphs, capturable=self.graphs)
+        self.temperature: float | torch.Tensor = (torch.zeros((), device=fit.device)
+                                                  if self.graphs else 0.0)
+
+    def set_lr(self, factor: float) -> None:
+        for group, peak in zip(self.opt.param_groups, self.peaks):
+            if self.graphs:
+                group["lr"].fill_(peak * factor)
+            else:
+                group["lr"] = peak * factor
+
+    def set_temperature(self, value: float) -> None:
+        self.temperature = self.temperature.fill_(value) if self.graphs else value
+
+    def __call__(self, mode: str, rows: slice, cols: slice) -> Outputs:
+        """One update; returns (loss, MSE, latent bits), detached: a kept autograd
+        graph would tie the next CUDA-graph capture to this stream."""
+        fit = self.fit
+        used = self.coeff_transform(self.coeffs) if self.coeff_transform else self.coeffs
+        out, bits = fit.forward(fit.quantized_latents(mode, self.temperature), used, (rows, cols))
+        mse = torch.mean((out - fit.target[rows][:, cols]) ** 2)
+        pixels = fit.height * fit.width
+        loss = mse + self.lam * (bits + fit.coeff_bits(used, self.steps)) / pixels
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), mse.detach(), bits.detach()
+
+    def clear_grads(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+
+    def finish(self) -> None:
+        for t in self.latents + self.coeffs:
+            t.requires_grad_(False)
