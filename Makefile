@@ -1,5 +1,6 @@
-# Everything runs in .venv, created on first use. torch and triton are pinned:
-# torch==2.13.0 is the CPU build on local disk (a looser spec pulls CUDA).
+# Everything runs in .venv, created on first use. torch and triton are pinned
+# by constraints.txt: torch==2.13.0 is the CPU build on local disk (a looser
+# spec pulls CUDA); setup.py itself asks only for torch>=2.13.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,11 +18,10 @@ FUZZ_EXAMPLES ?= 34000
 
 install: $(STAMP)
 
-$(STAMP): setup.py
+$(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0 triton==3.7.1
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

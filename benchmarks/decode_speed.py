@@ -28,9 +28,8 @@ def phases(data: bytes) -> dict[str, float]:
     """Seconds of each phase of one decode."""
     times = {}
     start = time.perf_counter()
-    f = container.unpack(data)
-    arch = latent_decoder.check_caps(f.head)
-    syn_theta, arm_theta = arch.split(latent_decoder.weights(f, arch))
+    f, arch, groups = latent_decoder.parse(data)
+    syn_theta, arm_theta = arch.split(latent_decoder.weights(f, arch, groups))
     times["weights"] = time.perf_counter() - start
     start = time.perf_counter()
     grids = latent_decoder.decode_latents(f, arch.arm, arm_theta)

@@ -15,9 +15,10 @@ if "torch" not in sys.modules:  # OpenMP reads its wait policy when torch loads 
     wait_policy.choose()
 
 from .codec import decode, encode  # noqa: E402
-from .errors import ImageError, PrcError, PrcFormatError  # noqa: E402
+from .errors import ImageError, PrcError, PrcFormatError, PrcTruncatedError  # noqa: E402
 from .pillow_plugin import register as _register_pillow_plugin  # noqa: E402
 
 _register_pillow_plugin()  # Image.open / Image.save of .prc files
 
-__all__ = ["encode", "decode", "PrcError", "PrcFormatError", "ImageError", "__version__"]
+__all__ = ["encode", "decode", "PrcError", "PrcFormatError", "PrcTruncatedError", "ImageError",
+           "__version__"]

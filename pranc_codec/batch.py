@@ -91,7 +91,7 @@ def is_whole(path: Path, decode: bool) -> bool:
             with Image.open(path) as img:
                 img.verify()
             return True
-        codec.describe(path.read_bytes())
+        codec.check(path.read_bytes())
         return True
     except (OSError, PrcError, SyntaxError, ValueError):
         return False
@@ -103,7 +103,7 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
     start = time.perf_counter()
     try:
         if options.decode:
-            described = codec.describe(data)
+            described = codec.describe(io.BytesIO(data))
             out = image_bytes(codec.decode(data), ".png", described.icc, described.exif)
             return {"status": "ok", "bytes": len(out),
                     "seconds": round(time.perf_counter() - start, 3)}, out

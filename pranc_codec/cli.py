@@ -22,10 +22,8 @@ from . import __version__, batch, codec
 from .errors import ImageError, PrcError, RateNote
 from .fileformat import version_of
 from .images import Loaded, check_writable, image_bytes, load_image, lossless_format, write_atomic
-from .latent import container
 from .latent import decoder as latent_decoder
 from .metrics import ms_ssim, psnr
-from .siren import bitstream
 from .siren import decoder as siren_decoder
 
 EXIT_ERROR = 1
@@ -127,7 +125,7 @@ def _decode(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     decoded = codec.decode(data)
     decode_s = time.perf_counter() - start
-    described = codec.describe(data)
+    described = codec.describe(io.BytesIO(data))
     _write(args.output, image_bytes(decoded, suffix, described.icc, described.exif))
     line = f"{args.output}: {decoded.shape[1]}x{decoded.shape[0]}, decode {decode_s:.2f} s"
     if args.compare:
@@ -141,9 +139,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _info_v2(path: str, data: bytes) -> None:
-    f = container.unpack(data)
-    arch = latent_decoder.check_caps(f.head)
-    groups = latent_decoder.int_groups(f, arch)
+    f, arch, groups = latent_decoder.parse(data)
     print(f"file: {path} ({len(data)} bytes, format version 2)")
     for name, value in asdict(f.head).items():
         print(f"{name}: {value}")
@@ -165,8 +161,7 @@ def _info(args: argparse.Namespace) -> int:
     if version_of(data) == 2:
         _info_v2("<stdin>" if args.input == "-" else args.input, data)
         return 0
-    header, payload = bitstream.unpack(data)
-    net, groups = siren_decoder.network(header)
+    header, payload, net, groups = siren_decoder.parse(data)
     print(f"file: {args.input} ({len(data)} bytes, format version {data[4]})")
     for f in fields(header):
         if f.name != "groups":

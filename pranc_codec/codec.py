@@ -11,11 +11,12 @@ steer the encoder: everything the decoder needs is in the file.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import numpy as np
 
-from .fileformat import CHANNELS, MAX_PIXELS, MAX_SIDE, version_of
+from .errors import PrcTruncatedError
+from .fileformat import CHANNELS, MAGIC, MAX_PIXELS, MAX_SIDE, version_of
 from .latent import container
 from .latent import decoder as latent_decoder
 from .latent.settings import PRESETS as LATENT_PRESETS
@@ -134,14 +135,23 @@ class Described(NamedTuple):
     exif: bytes  # the EXIF block, likewise
 
 
-def describe(data: bytes) -> Described:
-    """The image of a .prc file of any version, once the whole file (header, caps,
-    CRCs) checks; PrcFormatError if it is malformed."""
-    if version_of(data) == 2:
-        f = container.unpack(data)
-        return Described(f.head.width, f.head.height, f.head.channels, f.icc, f.exif)
-    header = bitstream.unpack(data)[0]
+def describe(fp: IO[bytes]) -> Described:
+    """The image a .prc stream holds, read from its start: the header, its fields
+    and the decoder's caps checked, and in v2 the metadata sections, found by
+    seeking past the others; PrcFormatError if the header is malformed. The
+    rest of the file is ``check``'s and ``decode``'s to check."""
+    if version_of(fp.read(len(MAGIC) + 1)) == 2:
+        head, icc, exif = container.describe(fp)
+        latent_decoder.check_caps(head)
+        return Described(head.width, head.height, head.channels, icc, exif)
+    header = bitstream.read_header(fp)
     return Described(header.width, header.height, header.channels, b"", b"")
+
+
+def check(data: bytes) -> None:
+    """Every check of a .prc file that needs no decoding (layout, checksums, fields,
+    caps); PrcFormatError says what is wrong."""
+    (latent_decoder if version_of(data) == 2 else siren_decoder).parse(data)
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -149,3 +159,16 @@ def decode(data: bytes) -> np.ndarray:
     if version_of(data) == 2:
         return latent_decoder.decode(data)
     return siren_decoder.decode(data)
+
+
+def decode_partial(data: bytes) -> np.ndarray | None:
+    """``decode`` for a file that may be cut short: a v2 file cut after its networks
+    gives the grids that are whole, the finer ones at the entropy model's mean
+    (a blurred preview); None where too little is left to decode (a v1 file's
+    payload is range-coded whole). Damage other than a cut is a PrcFormatError."""
+    try:
+        if version_of(data) == 2:
+            return latent_decoder.decode(data, partial=True)
+        return siren_decoder.decode(data)
+    except PrcTruncatedError:
+        return None

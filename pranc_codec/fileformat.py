@@ -9,11 +9,13 @@ All integers are little-endian.
 """
 from __future__ import annotations
 
+import io
 import math
 import struct
 from dataclasses import dataclass
+from typing import IO
 
-from .errors import PrcFormatError
+from .errors import PrcFormatError, PrcTruncatedError
 
 MAGIC = b"PRNC"
 SUPPORTED_VERSIONS = (1, 2)
@@ -74,15 +76,27 @@ def pack_fields(table: tuple[Field, ...], obj: object, where: str = "") -> bytes
 
 
 class Reader:
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
+    """Fields read in order from a file's bytes or from a binary stream. Reading
+    past the end raises ``short``: PrcTruncatedError for a file, PrcFormatError
+    for a section's body, which a file cut short cannot leave half there."""
+
+    def __init__(self, source: bytes | IO[bytes],
+                 short: type[PrcFormatError] = PrcTruncatedError):
+        self.stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+        self.short = short
+
+    @property
+    def pos(self) -> int:
+        return self.stream.tell()
 
     def take(self, n: int, what: str) -> bytes:
-        if self.pos + n > len(self.data):
-            raise PrcFormatError(f"file is truncated: it ends inside the {what}")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
+        chunk = self.stream.read(n)
+        if len(chunk) < n:
+            raise self.short(f"file is truncated: it ends inside the {what}")
         return chunk
+
+    def at_end(self) -> bool:
+        return not self.stream.read(1)
 
     def table(self, table: tuple[Field, ...], what: str) -> dict:
         values = {}

@@ -1,13 +1,17 @@
 """Pillow support for .prc: ``Image.open("x.prc")`` and ``img.save("x.prc", bpp=...)``.
 
-Registered when ``pranc_codec`` is imported. Opening reads and checks the
-whole file of either version (header, caps and CRCs) and decodes when the
-pixels are first needed; saving takes the encoder's settings as keyword
+Registered when ``pranc_codec`` is imported, and built as Pillow's own
+plugins are: opening reads the header only (mode and size, the decoder's
+caps checked) and, in v2, the colour profile and EXIF sections, found by
+seeking past the others; ``load()`` reads the whole file, checks its CRCs
+and decodes it. Broken data raises a ``PrcFormatError``, an ``OSError``
+as Pillow's own errors are. With ``ImageFile.LOAD_TRUNCATED_IMAGES`` a v2
+file cut short decodes from the latent grids that are whole (see
+``codec.decode_partial``). Saving takes the encoder's settings as keyword
 arguments (``preset``, ``bpp``, ``lam``, ``iterations``, ``seed``, ...;
-``arch="siren"`` with ``psnr``, ``k``, ``steps``, ``width``, ... for v1).
-A v2 file's colour profile and EXIF block are in ``info`` as Pillow's own
-formats put them (``icc_profile``, ``exif``); saving keeps the image's
-unless ``strip=True``.
+``arch="siren"`` with ``psnr``, ``k``, ``steps``, ``width``, ... for v1); a
+v2 file keeps the image's colour profile and EXIF block unless
+``strip=True``.
 """
 from __future__ import annotations
 
@@ -28,6 +32,14 @@ def _accept(prefix: bytes) -> bool:
     return prefix.startswith(MAGIC)
 
 
+def _read_whole(fp: IO[bytes]) -> bytes:
+    fp.seek(0)
+    data = fp.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
+    return data
+
+
 class PrcImageFile(ImageFile.ImageFile):
     format = FORMAT
     format_description = "PRANC compressed image"
@@ -37,16 +49,27 @@ class PrcImageFile(ImageFile.ImageFile):
         if not _accept(self.fp.read(len(MAGIC))):
             raise SyntaxError("not a .prc file")
         self.fp.seek(0)
-        # A damaged .prc raises PrcFormatError here, which Pillow passes on,
-        # rather than the vaguer "cannot identify image file".
-        data = self.fp.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise PrcFormatError(f"larger than any .prc file can be ({MAX_FILE_BYTES} bytes)")
-        image = codec.describe(data)
+        image = codec.describe(self.fp)
         self.info.update({k: v for k, v in (("icc_profile", image.icc), ("exif", image.exif)) if v})
         self._size = (image.width, image.height)
         self._mode = CODED_MODES[image.channels]
         self.tile = [ImageFile._Tile(FORMAT, (0, 0, *self._size), 0)]
+
+    def load_read(self, read_bytes: int) -> bytes:
+        """A .prc decodes only whole: its finest latent grids come last. Having its
+        own read function tells ImageFile.Parser so (it then gathers every chunk
+        and opens the whole file at close, metadata included, instead of feeding
+        a decoder piece by piece); ImageFile.load never calls it, as the decoder
+        pulls the file itself."""
+        assert self.fp is not None
+        return self.fp.read(read_bytes)
+
+    def verify(self) -> None:
+        """Check the whole file (layout, CRCs, fields, caps) without decoding it."""
+        if self.fp is None:
+            raise RuntimeError("verify must be called directly after open")
+        codec.check(_read_whole(self.fp))
+        super().verify()
 
 
 class PrcDecoder(ImageFile.PyDecoder):
@@ -54,8 +77,14 @@ class PrcDecoder(ImageFile.PyDecoder):
 
     def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
         assert self.fd is not None
-        self.fd.seek(0)
-        self.set_as_raw(codec.decode(self.fd.read()).tobytes())
+        data = _read_whole(self.fd)
+        if ImageFile.LOAD_TRUNCATED_IMAGES:
+            pixels = codec.decode_partial(data)
+            if pixels is None:  # too little left: the image stays blank, as Pillow's do
+                return -1, 0
+        else:
+            pixels = codec.decode(data)  # a file cut short: PrcTruncatedError, an OSError
+        self.set_as_raw(pixels.tobytes())
         return -1, 0
 
 

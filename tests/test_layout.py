@@ -1,10 +1,19 @@
-"""The package's layout: imports run one way, and a wheel holds every module."""
+"""The package's layout: imports run one way; a wheel holds every module and
+installs beside the torch an environment already has."""
 import ast
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import DATA
 
 ROOT = Path(__file__).parents[1]
 # Each part of the package and its layer: a module imports only from lower
@@ -84,18 +93,65 @@ def test_imports_run_down_never_up_or_in_a_circle():
             "pranc_codec.basis.groups"} <= set(graph)
 
 
-def test_a_wheel_holds_every_module(tmp_path):
-    """setup.py finds its packages: a subpackage added later cannot be left out."""
-    source = tmp_path / "src"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel of the package, built from a copy of its sources (nothing lands here)."""
+    tmp = tmp_path_factory.mktemp("wheel")
     for name in ("pranc_codec", "kernels"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(ROOT / name, tmp / "src" / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("setup.py", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
-                             "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (wheel,) = (tmp_path / "dist").glob("*.whl")
+        shutil.copy(ROOT / name, tmp / "src" / name)
+    run([sys.executable, "-m", "pip", "wheel", str(tmp / "src"), "--no-deps",
+         "--no-build-isolation", "-q", "-w", str(tmp / "dist")])
+    (built,) = (tmp / "dist").glob("*.whl")
+    return built
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, **kwargs)
+    assert result.returncode == 0, " ".join(command) + "\n" + result.stdout + result.stderr
+    return result
+
+
+def test_a_wheel_holds_every_module(wheel):
+    """setup.py finds its packages: a subpackage added later cannot be left out."""
     held = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
     missing = sorted(set(_installed()) - held)
     assert not missing, f"missing from the wheel: {missing}"
+
+
+def test_the_wheel_installs_beside_the_torch_it_finds_and_runs(wheel, tmp_path):
+    """A user's environment that already holds torch and the rest (here: this
+    .venv's, seen through a .pth file, the codec itself left out): pip installs
+    the wheel with no index at all, so a requirement that wanted another torch
+    fails, and the installed command encodes and decodes."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.startswith(("pranc_codec", "__editable__", "_pranc")) \
+                and entry.suffix != ".pth":
+            (deps / entry.name).symlink_to(entry)
+    env = tmp_path / "env"
+    run([sys.executable, "-m", "venv", "--without-pip", str(env)])
+    python = env / "bin" / "python"
+    env_site = Path(run([str(python), "-c", "import sysconfig; "
+                         "print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (env_site / "existing_environment.pth").write_text(f"{deps}\n")
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index", "-q",
+         str(wheel)])
+    where = run([str(python), "-c", "import pranc_codec, torch; "
+                 "print(pranc_codec.__file__); print(torch.__version__)"], cwd=tmp_path)
+    installed, torch_version = where.stdout.split()
+    assert installed.startswith(str(env_site)) and torch_version == torch.__version__
+    command = str(env / "bin" / "pranc-codec")
+    assert run([command, "--version"]).stdout.startswith("pranc-codec ")
+    run([command, "decode", str(DATA / "v2_24x20.prc"), str(tmp_path / "ref.png")])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "ref.png")),
+                          np.asarray(Image.open(DATA / "v2_24x20.png")))
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.asarray(Image.open(DATA / "v2_24x20.png"))[:12, :16]).save(tiny)
+    run([command, "encode", str(tiny), str(tmp_path / "tiny.prc"), "--preset", "fast",
+         "--iterations", "5", "--quiet"], cwd=tmp_path)
+    assert (tmp_path / "tiny.prc").read_bytes()[:5] == b"PRNC\x02"

@@ -13,11 +13,14 @@ docs/format.md is the prose version.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import struct
 import zlib
 from dataclasses import dataclass, fields, replace
+from typing import IO
 
-from ..errors import PrcFormatError
+from ..errors import PrcFormatError, PrcTruncatedError
 from ..fileformat import (
     MAGIC,
     MAX_BASIS_VALUES,
@@ -107,7 +110,9 @@ class FileV2:
     head: Head
     groups: tuple[NetGroup, ...]
     net_payload: bytes
-    grids: tuple[bytes, ...]  # rANS words of each grid, finest (level l0) first
+    # rANS words of each grid, finest (level l0) first; None for a grid a file
+    # cut short lacks (unpack's partial)
+    grids: tuple[bytes | None, ...]
     icc: bytes = b""  # the ICC profile, written back into the decoded image
     exif: bytes = b""  # the EXIF block, its orientation 1 (the pixels are upright)
 
@@ -139,26 +144,45 @@ def pack(f: FileV2) -> bytes:
     return out + section(b"DONE", b"")
 
 
-def _sections(reader: Reader) -> list[tuple[bytes, bytes]]:
-    """Every known or critical section up to DONE, CRCs checked; optional unknown ones skipped."""
+SECTION_HEADER = struct.Struct("<4sBI")  # type, flags, body length
+
+
+def _section_header(reader: Reader) -> tuple[bytes, int, int]:
+    """(type, flags, body length) of the next section, the length within its cap."""
+    kind, flags, length = SECTION_HEADER.unpack(reader.take(SECTION_HEADER.size, "section header"))
+    if kind in METADATA and length > MAX_METADATA:
+        raise PrcFormatError(f"{kind.decode()} section of {length} bytes is over the "
+                             f"{MAX_METADATA}-byte cap")
+    if length > MAX_SECTION:
+        raise PrcFormatError(f"section {kind!r} announces {length} bytes, over the cap of "
+                             f"{MAX_SECTION}")
+    return kind, flags, length
+
+
+def _section_body(reader: Reader, kind: bytes, flags: int, length: int) -> bytes:
+    """The body of a section whose header was just read, its CRC checked."""
+    body = reader.take(length, f"section {kind!r}")
+    (crc,) = struct.unpack("<I", reader.take(4, "section CRC"))
+    if crc != zlib.crc32(SECTION_HEADER.pack(kind, flags, length) + body):
+        raise PrcFormatError(f"CRC-32 mismatch in section {kind!r}: the file is corrupted")
+    return body
+
+
+def _sections(reader: Reader, partial: bool) -> list[tuple[bytes, bytes]]:
+    """Every known or critical section up to DONE, CRCs checked; optional unknown ones
+    skipped. With ``partial``, a file cut short gives the sections that are whole."""
     out = []
     while True:
-        start = reader.pos
-        kind = reader.take(4, "section type")
-        flags, length = struct.unpack("<BI", reader.take(5, "section header"))
-        if kind in METADATA and length > MAX_METADATA:
-            raise PrcFormatError(f"{kind.decode()} section of {length} bytes is over the "
-                                 f"{MAX_METADATA}-byte cap")
-        if length > MAX_SECTION or reader.pos + length + 4 > len(reader.data):
-            raise PrcFormatError(f"file is truncated: section {kind!r} announces {length} bytes")
-        body = reader.take(length, "section")
-        (crc,) = struct.unpack("<I", reader.take(4, "section CRC"))
-        if crc != zlib.crc32(reader.data[start:reader.pos - 4]):
-            raise PrcFormatError(f"CRC-32 mismatch in section {kind!r}: the file is corrupted")
+        try:
+            kind, flags, length = _section_header(reader)
+            body = _section_body(reader, kind, flags, length)
+        except PrcTruncatedError:
+            if partial:
+                return out
+            raise
         if kind == b"DONE":
-            if reader.pos != len(reader.data):
-                raise PrcFormatError(f"{len(reader.data) - reader.pos} unexpected bytes after "
-                                     "the end of the file")
+            if not reader.at_end():
+                raise PrcFormatError("unexpected bytes after the end of the file")
             return out
         if kind in (b"HEAD", b"NETS", b"LATG") + METADATA:
             out.append((kind, body))
@@ -166,24 +190,71 @@ def _sections(reader: Reader) -> list[tuple[bytes, bytes]]:
             raise PrcFormatError(f"unknown critical section {kind!r}: this decoder cannot read it")
 
 
-def unpack(data: bytes) -> FileV2:
-    """Parse and check a v2 file; PrcFormatError says what is wrong."""
+def _head(body: bytes) -> Head:
+    """The HEAD section's fields, range-checked."""
+    reader = Reader(body, short=PrcFormatError)
+    values = reader.table(HEAD_FIELDS, "HEAD section")
+    if not reader.at_end():
+        raise PrcFormatError("HEAD section has unexpected bytes")
+    validate_fields(HEAD_FIELDS, values)
+    return Head(**values)
+
+
+def describe(fp: IO[bytes]) -> tuple[Head, bytes, bytes]:
+    """(HEAD, ICC profile, EXIF block) of a v2 stream positioned after its version
+    byte. Reads the HEAD section (checked) and the metadata sections; the
+    others' bodies are passed over by seeking, and what lies past the header
+    is left for ``unpack`` to check: a stream that ends early, or damage
+    there, only leaves the metadata out."""
+    reader = Reader(fp)
+    kind, flags, length = _section_header(reader)
+    if kind != b"HEAD":
+        raise PrcFormatError("sections out of order: HEAD, NETS, then the latent grids")
+    head = _head(_section_body(reader, kind, flags, length))
+    metadata = {}
+    with contextlib.suppress(PrcFormatError):
+        while True:
+            kind, flags, length = _section_header(reader)
+            if kind == b"DONE":
+                break
+            if kind in METADATA:
+                metadata[kind] = _section_body(reader, kind, flags, length)
+            else:
+                fp.seek(length + 4, io.SEEK_CUR)
+    return head, metadata.get(b"ICCP", b""), metadata.get(b"EXIF", b"")
+
+
+def layout(data: bytes) -> list[tuple[bytes, int]]:
+    """(type, end offset) of each whole section of a v2 file, in order: the places
+    a file cut short can end and still be read (``unpack``'s partial)."""
+    reader = Reader(bytes(data))
+    reader.take(len(MAGIC) + 1, "magic bytes")
+    out: list[tuple[bytes, int]] = []
+    with contextlib.suppress(PrcTruncatedError):
+        while not out or out[-1][0] != b"DONE":
+            kind, _, length = _section_header(reader)
+            reader.take(length + 4, f"section {kind!r}")
+            out.append((kind, reader.pos))
+    return out
+
+
+def unpack(data: bytes, partial: bool = False) -> FileV2:
+    """Parse and check a v2 file; PrcFormatError says what is wrong. With
+    ``partial``, a file cut short after its NETS section gives the grids that
+    are whole (the coarsest) and None for the finer ones."""
     reader = Reader(bytes(data))
     if reader.take(len(MAGIC), "magic bytes") != MAGIC or reader.take(1, "version")[0] != VERSION:
         raise PrcFormatError("not a version 2 .prc file")
-    found = _sections(reader)
+    found = _sections(reader, partial)
     metadata = {k: body for k, body in found if k in METADATA}
     found = [(k, body) for k, body in found if k not in METADATA]
     kinds = [k for k, _ in found]
+    if partial and len(kinds) < 2:
+        raise PrcTruncatedError("file is truncated before the end of its NETS section")
     if kinds[:2] != [b"HEAD", b"NETS"] or set(kinds[2:]) - {b"LATG"}:
         raise PrcFormatError("sections out of order: HEAD, NETS, then the latent grids")
-    head_reader = Reader(found[0][1])
-    values = head_reader.table(HEAD_FIELDS, "HEAD section")
-    if head_reader.pos != len(found[0][1]):
-        raise PrcFormatError("HEAD section has unexpected bytes")
-    validate_fields(HEAD_FIELDS, values)
-    head = Head(**values)
-    nets = Reader(found[1][1])
+    head = _head(found[0][1])
+    nets = Reader(found[1][1], short=PrcFormatError)
     (n_groups,) = nets.take(1, "NETS section")
     if not 1 <= n_groups <= MAX_GROUPS:
         raise PrcFormatError(f"n_groups = {n_groups} is outside [1, {MAX_GROUPS}]")
@@ -200,10 +271,12 @@ def unpack(data: bytes) -> FileV2:
         raise PrcFormatError("the networks' groups exceed the coefficient or basis caps")
     grids = found[2:]
     expected = list(range(head.l0 + head.levels - 1, head.l0 - 1, -1))
-    if [body[0] if body else -1 for _, body in grids] != expected:
+    levels = [body[0] if body else -1 for _, body in grids]
+    if levels != (expected[:len(levels)] if partial else expected):
         raise PrcFormatError(f"latent grids: expected levels {expected}, coarsest first")
+    missing = (None,) * (head.levels - len(grids))
     return FileV2(head, tuple(groups), found[1][1][nets.pos:],
-                  tuple(body[1:] for _, body in reversed(grids)),
+                  missing + tuple(body[1:] for _, body in reversed(grids)),
                   metadata.get(b"ICCP", b""), metadata.get(b"EXIF", b""))
 
 

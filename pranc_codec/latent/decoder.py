@@ -54,31 +54,44 @@ def int_groups(f: FileV2, arch: Architecture) -> list[IntGroup]:
     return out
 
 
-def weights(f: FileV2, arch: Architecture) -> np.ndarray:
+def weights(f: FileV2, arch: Architecture, groups: list[IntGroup]) -> np.ndarray:
     """The integer flat weight vector (multiples of 2^-16) a file holds."""
-    groups = int_groups(f, arch)
     ints = coefficients.decode(f.net_payload, [(g.laplace, g.qmax) for g in f.groups],
                           [g.n_coeffs for g in groups])
     return netweights.theta_int(f.head.seed, groups, arch.init_exps(), ints)
 
 
 def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray) -> list[np.ndarray]:
-    """Every grid's integers, finest first (decoded coarsest first, as stored)."""
+    """Every grid's integers, finest first (decoded coarsest first, as stored); a
+    grid the file lacks (cut short) at the entropy model's mean."""
     h = f.head
     shapes = grid_shapes(h.height, h.width, h.l0, h.levels)
     grids: list[np.ndarray] = [np.empty(0)] * h.levels
     for i in reversed(range(h.levels)):
+        if f.grids[i] is None:
+            grids[i] = entropy_model.mean_grid(*shapes[i], arm_weights, arm)
+            continue
         grids[i], problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
         if problem:
             raise PrcFormatError(f"latent grid {h.l0 + i}: its stream {problem}")
     return grids
 
 
-def decode(data: bytes) -> np.ndarray:
-    """The uint8 (H, W, C) image of a v2 file; PrcFormatError if it is malformed."""
-    f = container.unpack(data)
+def parse(data: bytes, partial: bool = False) -> tuple[FileV2, Architecture, list[IntGroup]]:
+    """The file's sections, networks and coefficient groups, once every check that
+    needs no decoding holds: sections and CRCs, fields, caps (``partial``: see
+    container.unpack)."""
+    f = container.unpack(data, partial)
     arch = check_caps(f.head)
-    syn_theta, arm_theta = arch.split(weights(f, arch))
+    return f, arch, int_groups(f, arch)
+
+
+def decode(data: bytes, partial: bool = False) -> np.ndarray:
+    """The uint8 (H, W, C) image of a v2 file; PrcFormatError if it is malformed.
+    With ``partial``, a file cut short after its networks decodes from the
+    grids that are whole, the finer ones at the entropy model's mean."""
+    f, arch, groups = parse(data, partial)
+    syn_theta, arm_theta = arch.split(weights(f, arch, groups))
     grids = decode_latents(f, arch.arm, arm_theta)
     h = f.head
     levels = list(range(h.l0, h.l0 + h.levels))

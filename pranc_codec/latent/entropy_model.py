@@ -187,6 +187,28 @@ def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
     return values, 0
 
 
+@numba.njit(cache=True)
+def _mean(rows, cols, w, n_ctx, width, layers):
+    """Every latent at its distribution's mean rounded (the most likely value), in
+    raster order, each from the means before it."""
+    values = np.zeros((rows, cols), dtype=np.int64)
+    ctx = np.empty(n_ctx, dtype=np.int64)
+    h = np.empty(max(width, 2), dtype=np.int64)
+    h2 = np.empty(max(width, 2), dtype=np.int64)
+    for y in range(rows):
+        for x in range(cols):
+            _, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
+            values[y, x] = min(max(m + (phase >= 2), -LATENT_MAX), LATENT_MAX)
+    return values
+
+
+def mean_grid(rows: int, cols: int, weights: np.ndarray, arm: ArmShape) -> np.ndarray:
+    """A grid the file does not hold (it was cut short), taken at the entropy model's
+    mean: what the model expects of each latent given the ones before it."""
+    return _mean(rows, cols, np.ascontiguousarray(weights, dtype=np.int64),
+                 arm.context, arm.width, arm.layers)
+
+
 def encode_grid(values: np.ndarray, weights: np.ndarray, arm: ArmShape) -> bytes:
     """The rANS words of one grid of integers in [-LATENT_MAX, LATENT_MAX]."""
     starts, freqs = _symbols(np.ascontiguousarray(values, dtype=np.int64),

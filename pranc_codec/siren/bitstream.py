@@ -11,8 +11,9 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass, field, fields
+from typing import IO
 
-from ..errors import PrcFormatError
+from ..errors import PrcFormatError, PrcTruncatedError
 from ..fileformat import (
     MAGIC,
     MAX_BASIS_VALUES,
@@ -154,30 +155,47 @@ def seal(body: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+def _read_fields(reader: Reader) -> tuple[dict, list[dict], dict]:
+    """The header's raw fields, read after the version byte: top, groups, trailer."""
+    top = reader.table(HEADER_FIELDS, "header")
+    groups = [reader.table(GROUP_FIELDS, f"header of group {i}") for i in range(top["n_groups"])]
+    return top, groups, reader.table(TRAILER_FIELDS, "header")
+
+
+def _checked(top: dict, groups: list[dict], trailer: dict) -> Header:
+    """The header of raw fields whose ranges and caps hold (PrcFormatError otherwise)."""
+    validate_fields(HEADER_FIELDS, top)
+    for i, values in enumerate(groups):
+        validate_fields(GROUP_FIELDS, values, f"group {i}: ")
+    validate_fields(TRAILER_FIELDS, trailer)
+    header = Header(groups=tuple(GroupHeader(**g) for g in groups),
+                    **{k: v for k, v in top.items() if k != "n_groups"})
+    validate_header(header)
+    return header
+
+
+def read_header(fp: IO[bytes]) -> Header:
+    """The header of a v1 stream positioned after its version byte, its fields and
+    caps checked; reads nothing past it (the CRC, at the end, is unpack's)."""
+    return _checked(*_read_fields(Reader(fp)))
+
+
 def unpack(data: bytes) -> tuple[Header, bytes]:
     """Parse and check a version 1 .prc file; raises PrcFormatError saying what is wrong."""
     if version_of(data) != FORMAT_VERSION:
         raise PrcFormatError("not a version 1 .prc file")
     reader = Reader(bytes(data))
     reader.take(len(MAGIC) + 1, "magic bytes")
-    top = reader.table(HEADER_FIELDS, "header")
-    groups = [reader.table(GROUP_FIELDS, f"header of group {i}") for i in range(top["n_groups"])]
-    trailer = reader.table(TRAILER_FIELDS, "header")
-    expected = reader.pos + trailer["payload_length"] + 4
+    fields = _read_fields(reader)
+    expected = reader.pos + fields[2]["payload_length"] + 4
     if len(data) < expected:
-        raise PrcFormatError(f"file is truncated: {len(data)} bytes, the header announces {expected}")
+        raise PrcTruncatedError(f"file is truncated: {len(data)} bytes, the header announces "
+                                f"{expected}")
     if len(data) > expected:
         raise PrcFormatError(f"{len(data) - expected} unexpected bytes after the end of the file")
-    payload = reader.take(trailer["payload_length"], "payload")
+    payload = reader.take(fields[2]["payload_length"], "payload")
     (crc,) = struct.unpack("<I", reader.take(4, "CRC"))
     if crc != zlib.crc32(data[:-4]):
         raise PrcFormatError("CRC-32 mismatch: the file is corrupted")
     # Ranges are checked after the CRC so that a damaged file says so.
-    validate_fields(HEADER_FIELDS, top)
-    for i, values in enumerate(groups):
-        validate_fields(GROUP_FIELDS, values, f"group {i}: ")
-    validate_fields(TRAILER_FIELDS, trailer)
-    del top["n_groups"]
-    header = Header(groups=tuple(GroupHeader(**g) for g in groups), **top)
-    validate_header(header)
-    return header, payload
+    return _checked(*fields), payload

@@ -25,10 +25,16 @@ def network(header: Header) -> tuple[Siren, list[Group]]:
     return net, layout
 
 
+def parse(data: bytes) -> tuple[Header, bytes, Siren, list[Group]]:
+    """(header, payload, network, groups) of a v1 file, once every check that needs
+    no decoding holds: layout, CRC, fields, caps."""
+    header, payload = bitstream.unpack(data)
+    return (header, payload, *network(header))
+
+
 def decode(data: bytes) -> np.ndarray:
     """The uint8 (H, W, C) image of a v1 file; PrcFormatError if it is malformed."""
-    header, payload = bitstream.unpack(data)
-    net, layout = network(header)
+    header, payload, net, layout = parse(data)
     models = [(g.laplace, g.qmax) for g in header.groups]
     ints = coefficients.decode(payload, models, [g.n_coeffs for g in layout])
     coeffs = [coefficients.dequantize(q, g.step) for q, g in zip(ints, header.groups)]
