@@ -27,6 +27,7 @@ from .metrics import ms_ssim, psnr
 from .siren import decoder as siren_decoder
 
 EXIT_ERROR = 1
+REPORT_MS_SSIM_PIXELS = 1 << 24  # encode's report measures MS-SSIM up to this size
 CORES = os.cpu_count() or 1
 # the encoder options each --arch takes (the others belong to the other arch)
 ARCH_OPTIONS = {"latent": {"lam", "quality", "iterations", "device", "seed"},
@@ -58,9 +59,12 @@ def _report(args: argparse.Namespace, line: str) -> None:
         print(line, file=sys.stderr if args.output == "-" else sys.stdout, flush=True)
 
 
-def _quality(original: np.ndarray, decoded: np.ndarray) -> str:
-    score = ms_ssim(original, decoded)
-    ms = "n/a (image too small)" if score is None else f"{score:.4f}"
+def _quality(original: np.ndarray, decoded: np.ndarray, with_ms_ssim: bool = True) -> str:
+    if not with_ms_ssim:
+        ms = "not measured above 16 MP (decode --compare measures it)"
+    else:
+        score = ms_ssim(original, decoded)
+        ms = "n/a (image too small)" if score is None else f"{score:.4f}"
     return f"PSNR {psnr(original, decoded):.2f} dB, MS-SSIM {ms}"
 
 
@@ -111,8 +115,10 @@ def _encode(args: argparse.Namespace) -> int:
         decoded = codec.decode(data)
         decode_s = time.perf_counter() - start
         h, w = loaded.array.shape[:2]
+        # MS-SSIM of a 24 MP photo takes 37 s and 3.4 GB: too much for a report
+        small = h * w <= REPORT_MS_SSIM_PIXELS
         _report(args, f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp, "
-                      f"{_quality(loaded.array, decoded)}, encode {encode_s:.1f} s, "
+                      f"{_quality(loaded.array, decoded, small)}, encode {encode_s:.1f} s, "
                       f"decode {decode_s:.2f} s")
     return 0
 
@@ -179,7 +185,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _encoder_options(enc: argparse.ArgumentParser) -> None:
-    enc.add_argument("--preset", choices=tuple(codec.LATENT_PRESETS), default="default",
+    enc.add_argument("--preset", choices=tuple(codec.ARCHS["latent"]), default="default",
                      help="speed/quality trade-off; gpu: the long schedule on a CUDA GPU "
                           "(--arch latent) (default: %(default)s)")
     enc.add_argument("--arch", choices=sorted(ARCH_OPTIONS), default="latent",

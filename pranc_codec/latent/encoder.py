@@ -15,18 +15,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..basis import coefficients, netweights
 from ..basis.fitting import fake_quantize
 from ..basis.netweights import MAX_STEP_EXP, MIN_STEP_EXP
 from . import container, entropy_model, schedule
 from .architecture import Architecture
-from .container import FileV2, Head, NetGroup
+from .container import FileV2, NetGroup
 from .entropy_model import ArmShape
 from .fit import LatentFit
 from .grids import LATENT_MAX
 from .networks import contexts, synthesize
-from .settings import LatentSettings, grid_for
+from .settings import LatentSettings, grid_for, head
 from .synthesis import SynthesisShape
 
 # Step exponents tried around each group's starting guess (a quarter of its RMS).
@@ -61,37 +62,55 @@ class RoundedProbe:
     the image is synthesized in blocks of rows, where whole-image
     intermediates ran memory-bound (the network at 768x512: 32 ms against
     176 ms, the same values; 3x3 residual layers need their neighbours, so
-    they get the whole image)."""
+    they get the whole image). A large image (``LatentFit.banded``) keeps
+    neither: its features and contexts are made again for each band, whose
+    memory is all it needs, and its MSE is measured on every STRIDE-th row and
+    column (millions of pixels still: on a 24 MP photo the steps took 53 s
+    measured on all of them)."""
 
     ROWS = 16
+    STRIDE = 2
 
     @torch.no_grad()
     def __init__(self, fit: LatentFit):
         self.fit = fit
         self.latents = fit.quantized_latents("round")
-        self.feats = torch.stack([up(g, slice(None), slice(None))
-                                  for g, up in zip(self.latents, fit.upsamplers)], dim=-1)
-        self.ctxs = [contexts(g, fit.arch.arm.context) for g in self.latents]
+        if not fit.banded:
+            self.feats = torch.stack([up(g, slice(None), slice(None))
+                                      for g, up in zip(self.latents, fit.upsamplers)], dim=-1)
+            self.ctxs = [contexts(g, fit.arch.arm.context) for g in self.latents]
+
+    @staticmethod
+    def _rounded(out: torch.Tensor) -> torch.Tensor:
+        return torch.round(out.clamp(0, 1) * 255) / 255
 
     @torch.no_grad()
     def mse(self, theta: torch.Tensor) -> float:
         """MSE on 0..1 pixels of the 8-bit output at weights ``theta``."""
-        shape = self.fit.arch.synthesis
+        fit, shape = self.fit, self.fit.arch.synthesis
         theta_syn = theta[:shape.n_params]
-        rows = self.fit.height if shape.res else self.ROWS
+        if fit.banded:
+            stride = 1 if shape.res else self.STRIDE  # 3x3 layers see every row
+            rows, cols = slice(0, None, stride), slice(0, None, stride)
+            total = sum(float(torch.sum((self._rounded(fit.synthesize_band(
+                self.latents, theta_syn, band, cols)) - fit.target[band][:, cols]) ** 2))
+                for band in fit.row_bands(rows))
+            return total / fit.target[rows][:, cols].numel()
+        rows = fit.height if shape.res else self.ROWS
         out = torch.cat([synthesize(shape, theta_syn, self.feats[r:r + rows])
-                         for r in range(0, self.fit.height, rows)])
-        pixels = torch.round(out.clamp(0, 1) * 255) / 255
-        return float(torch.mean((pixels - self.fit.target) ** 2))
+                         for r in range(0, fit.height, rows)])
+        return float(torch.mean((self._rounded(out) - fit.target) ** 2))
 
     @torch.no_grad()
     def bits(self, theta: torch.Tensor) -> float:
         """Bits of the rounded latents at weights ``theta``."""
-        n_syn = self.fit.arch.synthesis.n_params
-        return float(self.fit.latent_bits(self.latents, theta[n_syn:], self.ctxs))
+        theta_arm = theta[self.fit.arch.synthesis.n_params:]
+        if self.fit.banded:
+            return sum(float(part) for part in self.fit.band_bits(self.latents, theta_arm))
+        return float(self.fit.latent_bits(self.latents, theta_arm, self.ctxs))
 
 
-def choose_steps(fit: LatentFit, lam: float) -> list[int]:
+def choose_steps(fit: LatentFit, lam: float, progress: bool = False) -> list[int]:
     """Each group's step exponent minimising MSE + lam * bits / pixels, one group
     at a time. A synthesis group's step leaves the latents' bits as they are,
     an entropy model group's the MSE: each is measured once per group."""
@@ -99,7 +118,10 @@ def choose_steps(fit: LatentFit, lam: float) -> list[int]:
     probe = RoundedProbe(fit)
     n_syn = fit.arch.synthesis.n_params
     exps, chosen = [], []  # the exponents so far and the coefficients they quantize to
-    for i, (c, g) in enumerate(zip(fit.coeffs, fit.groups)):
+    # a bar where the steps take a while: tens of seconds on a camera photo
+    groups = tqdm(list(zip(fit.coeffs, fit.groups)), desc="steps", unit="group",
+                  disable=not progress, leave=False)
+    for i, (c, g) in enumerate(groups):
         synthesis = g.start < n_syn
         theta = fit.theta(chosen + fit.coeffs[i:])
         fixed = probe.bits(theta) if synthesis else probe.mse(theta)
@@ -130,7 +152,7 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)
     lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit")
-    exps = choose_steps(lf, lam)
+    exps = choose_steps(lf, lam, progress)
     qat = schedule.quantization_aware(s)
     if qat:
         lf.train(qat, lam, [2.0**e for e in exps],
@@ -157,13 +179,10 @@ def pack(fitted: Fitted, deadzone: float = 0.0) -> bytes:
     _, arm_theta = lf.arch.split(theta)
     grids = tuple(entropy_model.encode_grid(latent_ints(y, deadzone), arm_theta, lf.arch.arm)
                   for y in lf.latents)
-    h, w, c = lf.image.shape
-    head = Head(width=w, height=h, channels=c, seed=s.seed, l0=s.l0, levels=s.levels,
-                syn_width=s.syn_width, syn_layers=s.syn_layers, syn_res=s.syn_res,
-                arm_context=s.arm_context, arm_width=s.arm_width, arm_layers=s.arm_layers)
     groups = tuple(NetGroup(g.size, g.chunk, g.rank, e, t, qmax)
                    for g, e, (t, qmax) in zip(lf.groups, fitted.step_exps, models))
-    return container.pack(FileV2(head, groups, coefficients.encode(q, models), grids))
+    return container.pack(FileV2(head(s, *lf.image.shape), groups, coefficients.encode(q, models),
+                                 grids))
 
 
 def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -> bytes:

@@ -145,13 +145,18 @@ def _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2):
 
 
 @numba.njit(cache=True)
+def _scratch(n_ctx, width):
+    """The context and the two activation buffers _distribution works in."""
+    return (np.empty(n_ctx, dtype=np.int64), np.empty(max(width, 2), dtype=np.int64),
+            np.empty(max(width, 2), dtype=np.int64))
+
+
+@numba.njit(cache=True)
 def _symbols(values, w, n_ctx, width, layers, cdf):
     rows, cols = values.shape
     starts = np.empty(rows * cols, dtype=np.int64)
     freqs = np.empty(rows * cols, dtype=np.int64)
-    ctx = np.empty(n_ctx, dtype=np.int64)
-    h = np.empty(max(width, 2), dtype=np.int64)
-    h2 = np.empty(max(width, 2), dtype=np.int64)
+    ctx, h, h2 = _scratch(n_ctx, width)
     for y in range(rows):
         for x in range(cols):
             scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
@@ -166,9 +171,7 @@ def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
     """The grid's values and a status: 0 ok, 1 stream ends early, 2 value out of range,
     3 stream does not end where the grid does."""
     values = np.zeros((rows, cols), dtype=np.int64)
-    ctx = np.empty(n_ctx, dtype=np.int64)
-    h = np.empty(max(width, 2), dtype=np.int64)
-    h2 = np.empty(max(width, 2), dtype=np.int64)
+    ctx, h, h2 = _scratch(n_ctx, width)
     x_state, pos = rans.decoder_start(words)
     if x_state < 0:
         return values, 1
@@ -192,9 +195,7 @@ def _mean(rows, cols, w, n_ctx, width, layers):
     """Every latent at its distribution's mean rounded (the most likely value), in
     raster order, each from the means before it."""
     values = np.zeros((rows, cols), dtype=np.int64)
-    ctx = np.empty(n_ctx, dtype=np.int64)
-    h = np.empty(max(width, 2), dtype=np.int64)
-    h2 = np.empty(max(width, 2), dtype=np.int64)
+    ctx, h, h2 = _scratch(n_ctx, width)
     for y in range(rows):
         for x in range(cols):
             _, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)

@@ -36,6 +36,16 @@ from .networks import Upsampler, arm, contexts, laplace_bits, soft_round, synthe
 from .schedule import Schedule
 
 LN2 = math.log(2.0)
+# An image of more pixels is fitted in bands: each band of sampled rows
+# (about BAND_PIXELS of them) and of latent rows (about BAND_LATENTS) goes
+# forward and backward on its own, so an iteration's memory stays that of a
+# band whatever the image's size, and its arrays stay near the caches (a
+# 3000x2000 image's iteration took twice as long per pixel as 768x512's).
+# Up to WHOLE_PIXELS an iteration is one pass, exactly as it always was, so
+# the files of such images are the same bytes.
+WHOLE_PIXELS = 1 << 20
+BAND_PIXELS = 1 << 16
+BAND_LATENTS = 1 << 16
 
 
 class LatentFit:
@@ -68,6 +78,41 @@ class LatentFit:
         rows, cols = pixels or (slice(None), slice(None))
         feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
         return synthesize(self.arch.synthesis, theta_syn, feats)
+
+    @property
+    def banded(self) -> bool:
+        return self.height * self.width > WHOLE_PIXELS
+
+    def synthesize_band(self, latents: list[torch.Tensor], theta_syn: torch.Tensor, rows: slice,
+                        cols: slice) -> torch.Tensor:
+        """synthesize at the sampled ``rows`` of one band. 3x3 residual layers (which
+        sample every row) see ``res`` rows beyond the band on each side, so its
+        own rows come out as they would from the whole image."""
+        halo = self.arch.synthesis.res
+        if not halo:
+            return self.synthesize(latents, theta_syn, (rows, cols))
+        r0, r1 = max(0, rows.start - halo), min(self.height, rows.stop + halo)
+        out = self.synthesize(latents, theta_syn, (slice(r0, r1), cols))
+        return out[rows.start - r0:rows.stop - r0]
+
+    def row_bands(self, rows: slice) -> list[slice]:
+        """The sampled rows ``rows`` (a start and a stride) in bands of about
+        BAND_PIXELS sampled pixels."""
+        stride = rows.step or 1
+        width = -(-self.width // stride)
+        per_band = max(1, BAND_PIXELS // width) * stride
+        return [slice(r, min(self.height, r + per_band), stride)
+                for r in range(rows.start or 0, self.height, per_band)]
+
+    def band_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor):
+        """The latents' bits, a band of about BAND_LATENTS of them at a time."""
+        for g in latents:
+            rows = max(1, BAND_LATENTS // g.shape[1])
+            for r0 in range(0, g.shape[0], rows):
+                r1 = min(g.shape[0], r0 + rows)
+                mu, log2_scale = arm(self.arch.arm, theta_arm,
+                                     contexts(g, self.arch.arm.context, r0, r1))
+                yield laplace_bits(g[r0:r1].reshape(-1), mu, log2_scale).sum()
 
     def latent_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor,
                     ctxs: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -196,14 +241,47 @@ class Step:
         graph would tie the next CUDA-graph capture to this stream."""
         fit = self.fit
         used = self.coeff_transform(self.coeffs) if self.coeff_transform else self.coeffs
-        out, bits = fit.forward(fit.quantized_latents(mode, self.temperature), used, (rows, cols))
-        mse = torch.mean((out - fit.target[rows][:, cols]) ** 2)
-        pixels = fit.height * fit.width
-        loss = mse + self.lam * (bits + fit.coeff_bits(used, self.steps)) / pixels
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        latents = fit.quantized_latents(mode, self.temperature)
+        if fit.banded:
+            loss, mse, bits = self.banded(latents, used, rows, cols)
+        else:
+            out, bits = fit.forward(latents, used, (rows, cols))
+            mse = torch.mean((out - fit.target[rows][:, cols]) ** 2)
+            pixels = fit.height * fit.width
+            loss = mse + self.lam * (bits + fit.coeff_bits(used, self.steps)) / pixels
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
         self.opt.step()
         return loss.detach(), mse.detach(), bits.detach()
+
+    def banded(self, latents: list[torch.Tensor], used: list[torch.Tensor], rows: slice,
+               cols: slice) -> Outputs:
+        """The loss and its gradients, as one pass computes them, in bands: each band
+        of sampled rows and each band of latents goes backward on its own into
+        detached copies of the latents and weights, whose gradients then go
+        backward once through the rounding and the basis product."""
+        fit = self.fit
+        n_syn = fit.arch.synthesis.n_params
+        pixels = fit.height * fit.width
+        theta = fit.theta(used)
+        theta_band = theta.detach().requires_grad_(True)
+        latents_band = [q.detach().requires_grad_(q.requires_grad) for q in latents]
+        samples = fit.target[rows][:, cols].numel()
+        mse = bits = theta.new_zeros(())
+        for band in fit.row_bands(rows):
+            out = fit.synthesize_band(latents_band, theta_band[:n_syn], band, cols)
+            err = torch.sum((out - fit.target[band][:, cols]) ** 2) / samples
+            err.backward()
+            mse = mse + err.detach()
+        for part in fit.band_bits(latents_band, theta_band[n_syn:]):
+            (self.lam * part / pixels).backward()
+            bits = bits + part.detach()
+        coeff_rate = self.lam * fit.coeff_bits(used, self.steps) / pixels
+        moving = [(q, band) for q, band in zip(latents, latents_band) if q.requires_grad]
+        self.opt.zero_grad(set_to_none=True)
+        torch.autograd.backward([coeff_rate, theta, *(q for q, _ in moving)],
+                                [None, theta_band.grad, *(band.grad for _, band in moving)])
+        return mse + self.lam * bits / pixels + coeff_rate.detach(), mse, bits
 
     def clear_grads(self) -> None:
         self.opt.zero_grad(set_to_none=True)

@@ -33,7 +33,7 @@ def taps(n_out: int, n_in: int, level: int, start: int = 0):
 
 def upsample_rows(grid: np.ndarray, level: int, width: int, r0: int, r1: int) -> np.ndarray:
     """Rows r0 .. r1 - 1 of grid ``level`` upsampled to full resolution, (r1 - r0, width) float32."""
-    g = grid.astype(np.float32)
+    g = np.asarray(grid, dtype=np.float32)  # a float32 grid is used as it is, not copied
     y0, y1, fy, gy = taps(r1 - r0, g.shape[0], level, r0)
     rows = g[y0] * gy + g[y1] * fy
     x0, x1, fx, gx = taps(width, g.shape[1], level)

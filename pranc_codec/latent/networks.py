@@ -54,10 +54,13 @@ def synthesize(shape: SynthesisShape, theta: torch.Tensor, feats: torch.Tensor) 
     return y
 
 
-def contexts(grid: torch.Tensor, n: int) -> torch.Tensor:
-    """(rows * cols, n) causal neighbours of every latent (0 outside the grid)."""
-    rows, cols = grid.shape
-    pad = F.pad(grid, (3, 3, 3, 0))
+def contexts(grid: torch.Tensor, n: int, r0: int = 0, r1: int | None = None) -> torch.Tensor:
+    """((r1 - r0) * cols, n) causal neighbours of the latents of rows r0 .. r1 - 1
+    (all rows by default; 0 outside the grid). They reach 3 rows up."""
+    r1 = grid.shape[0] if r1 is None else r1
+    above = min(3, r0)
+    pad = F.pad(grid[r0 - above:r1], (3, 3, 3 - above, 0))
+    rows, cols = r1 - r0, grid.shape[1]
     return torch.stack([pad[3 + dy:3 + dy + rows, 3 + dx:3 + dx + cols].reshape(-1)
                         for dy, dx in CONTEXT[:n].tolist()], dim=1)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from . import container
+from .container import Head
+from .decoder import check_caps
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,18 @@ def lam_for_quality(quality: float) -> float:
     if not 0 <= quality <= 100:
         raise ValueError(f"quality must be between 0 and 100, got {quality}")
     return QUALITY_LAM0 * 10.0 ** (-quality / QUALITY_DECADE)
+
+
+def head(s: LatentSettings, height: int, width: int, channels: int) -> Head:
+    """The HEAD section a file of these settings (its grid chosen) gets."""
+    return Head(width=width, height=height, channels=channels, seed=s.seed, l0=s.l0,
+                levels=s.levels, syn_width=s.syn_width, syn_layers=s.syn_layers,
+                syn_res=s.syn_res, arm_context=s.arm_context, arm_width=s.arm_width,
+                arm_layers=s.arm_layers)
+
+
+def check_decodable(s: LatentSettings, height: int, width: int, channels: int) -> None:
+    """PrcFormatError naming the cap where a file of these settings for this image
+    would ask more of a decoder than it allows. A grid not yet chosen is
+    checked at full resolution, the one with the most latents."""
+    check_caps(head(replace(s, l0=0 if s.l0 is None else s.l0), height, width, channels))

@@ -87,11 +87,18 @@ def render(shape: SynthesisShape, theta: np.ndarray, feature_rows, height: int,
     for r0 in range(0, height, band):
         r1 = min(height, r0 + band)
         a0, a1 = max(0, r0 - halo), min(height, r1 + halo)
-        h = feature_rows(a0, a1)
+        feats = feature_rows(a0, a1)
+        # one 2-D matrix of pixels, the bias and ReLU in place: the band's passes
+        # over memory, not its multiply-adds, bound the time
+        h = feats.reshape(-1, feats.shape[-1])
         for w, b in layers[:shape.layers]:
-            h = np.maximum(h @ w.T + b, np.float32(0.0))
+            h = h @ w.T
+            h += b
+            np.maximum(h, np.float32(0.0), out=h)
         w, b = layers[shape.layers]
-        y = h @ w.T + b
+        y = h @ w.T
+        y += b
+        y = y.reshape(*feats.shape[:2], shape.channels)
         lo, hi = a0, a1
         for w, b in layers[shape.layers + 1:]:
             y = _conv3x3(y, w, b, top=lo == 0, bottom=hi == height)

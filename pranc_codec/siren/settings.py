@@ -11,6 +11,7 @@ import numpy as np
 
 from ..basis.groups import Group
 from . import bitstream
+from .bitstream import GroupHeader, Header
 from .inr import Siren
 
 
@@ -83,3 +84,13 @@ def plan_groups(net: Siren, s: Settings) -> list[Group]:
             layout.append(Group(start, n, chunk, min(rank, chunk, 65535), float(np.float32(rms))))
         start += n
     return layout
+
+
+def check_decodable(s: Settings, height: int, width: int, channels: int) -> None:
+    """PrcFormatError naming the cap where a file of these settings for this image
+    would ask more of a decoder than it allows."""
+    net = Siren(s.width, s.depth, channels, s.w0)
+    groups = tuple(GroupHeader(g.size, g.chunk, g.rank, g.scale, 1.0, 1, 0)
+                   for g in plan_groups(net, s))
+    bitstream.validate_header(Header(width, height, channels, s.width, s.depth, s.w0, s.seed,
+                                     groups))

@@ -97,6 +97,26 @@ def test_caps_are_checked_from_the_header(encoded):
     huge = replace(f.head, width=16384, height=4096, syn_width=128, syn_layers=6)
     with pytest.raises(PrcFormatError, match="cap"):
         decoder.check_caps(huge)
+    # the caps are per pixel: a camera photo (8000x6000) at every preset decodes,
+    # as does a small image with a larger network than the presets'
+    for preset, s in settings.PRESETS.items():
+        decoder.check_caps(settings.head(replace(s, l0=0), 6000, 8000, 4))
+    decoder.check_caps(replace(f.head, syn_width=128, syn_layers=6))
+    wide_arm = replace(f.head, width=8000, height=6000, arm_width=64, arm_layers=4)
+    with pytest.raises(PrcFormatError, match="per latent"):
+        decoder.check_caps(wide_arm)
+
+
+def test_the_encoder_refuses_before_fitting_what_would_not_decode(monkeypatch):
+    """A 48 MP photo at settings whose file no decoder would read: one line, at once."""
+    from pranc_codec.latent import encoder
+
+    monkeypatch.setattr(encoder, "fit", lambda *a: pytest.fail("the fit started"))
+    photo = np.zeros((6000, 8000, 3), np.uint8)
+    with pytest.raises(ValueError, match="8000x6000 .* multiply-adds per pixel exceeds the cap"):
+        codec.encode(photo, syn_width=128)
+    with pytest.raises(ValueError, match="ICCP block of .* bytes is over"):
+        codec.encode(photo[:8, :8], icc=bytes(container.MAX_METADATA + 1))
 
 
 def test_bpp_target_within_five_percent(latent_tiny):

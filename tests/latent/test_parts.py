@@ -182,13 +182,13 @@ def test_fit_rate_estimate_matches_the_coded_latents(latent_tiny):
     assert abs(coded - estimate) <= 0.03 * estimate + 80 * len(lf.latents)
 
 
-def test_rounded_probe_matches_the_whole_image_forward(latent_tiny):
+def test_rounded_probe_matches_the_whole_image_forward(latent_tiny, monkeypatch):
     """Choosing the steps synthesizes in blocks of rows from cached features and
     contexts: it must measure exactly what one whole-image forward pass does."""
     from skimage.data import astronaut
 
     from pranc_codec.codec import settings_for
-    from pranc_codec.latent import encoder
+    from pranc_codec.latent import encoder, fit
 
     image = np.ascontiguousarray(astronaut()[0:40, 180:220])  # 40 rows: blocks of 16 and a rest
     fitted = encoder.fit(image, settings_for("default", **latent_tiny, lam=1e-2), 1e-2)
@@ -202,7 +202,17 @@ def test_rounded_probe_matches_the_whole_image_forward(latent_tiny):
         theta = lf.theta(coeffs)
         assert probe.mse(theta) == float(torch.mean((pixels - lf.target) ** 2))
         assert probe.bits(theta) == float(bits)
-
+        # a large image's probe works in bands, summing in another order, and
+        # measures the MSE on every second row and column
+        monkeypatch.setattr(fit, "WHOLE_PIXELS", 0)
+        monkeypatch.setattr(fit, "BAND_PIXELS", 100)
+        monkeypatch.setattr(fit, "BAND_LATENTS", 30)
+        banded = encoder.RoundedProbe(lf)
+        sub = (slice(None, None, 2),) * 2
+        assert banded.mse(theta) == pytest.approx(
+            float(torch.mean((pixels[sub] - lf.target[sub]) ** 2)), rel=1e-6)
+        assert banded.bits(theta) == pytest.approx(float(bits), rel=1e-6)
+        monkeypatch.undo()
 
 
 def test_quantization_aware_phase_moves_the_networks_alone(latent_tiny, monkeypatch):
@@ -228,3 +238,42 @@ def test_quantization_aware_phase_moves_the_networks_alone(latent_tiny, monkeypa
     (main_latents, main_coeffs), (latents, coeffs) = states
     assert all(torch.equal(a, b) for a, b in zip(main_latents, latents))
     assert not all(torch.equal(a, b) for a, b in zip(main_coeffs, coeffs))
+
+
+@pytest.mark.parametrize("res,stride", [(0, 3), (1, 1)])
+def test_a_banded_iteration_computes_what_one_pass_does(monkeypatch, latent_tiny, res, stride):
+    """Large images are fitted in bands of rows (memory, caches): the loss and
+    every gradient must be those of one pass over the sample, 3x3 residual
+    layers (which see neighbouring rows) included."""
+    from skimage.data import astronaut
+
+    from pranc_codec.codec import settings_for
+    from pranc_codec.latent import encoder, fit, schedule
+
+    image = np.ascontiguousarray(astronaut()[0:45, 100:160])
+    s = settings_for(**{**latent_tiny, "syn_res": res, "stride": stride, "l0": 1})
+    arch = encoder.architecture(image, s)
+    groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
+    pixels = (slice(1, None, 3), slice(2, None, 3)) if stride == 3 else (slice(0, None),) * 2
+    monkeypatch.setattr(fit, "BAND_PIXELS", 50)
+    monkeypatch.setattr(fit, "BAND_LATENTS", 40)
+    results = []
+    for whole in (1 << 20, 0):  # one pass, then bands of a row or two
+        monkeypatch.setattr(fit, "WHOLE_PIXELS", whole)
+        torch.manual_seed(1)
+        lf = LatentFit(image, arch, groups, s.seed, s.l0)
+        for y in lf.latents:
+            y.normal_()
+        for c in lf.coeffs:
+            c.normal_(0, 0.01)
+        step = fit.Step(lf, schedule.Schedule(10, stride=stride), 0.01, [2.0**-8] * len(groups),
+                        None)
+        assert lf.banded == (whole == 0)
+        torch.manual_seed(2)
+        loss = step("noise", *pixels)
+        grads = [p.grad.clone() for g in step.opt.param_groups for p in g["params"]]
+        results.append((loss, grads))
+    (one_pass, one_grads), (banded, band_grads) = results
+    assert torch.allclose(torch.stack(one_pass), torch.stack(banded), rtol=1e-6)
+    for a, b in zip(one_grads, band_grads):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6 * float(a.abs().max()))
