@@ -28,6 +28,7 @@ setup(
         "constriction>=0.4",
         "numba>=0.60",
         "tqdm",
+        "threadpoolctl",  # the decoder's bands in threads, each product on one BLAS thread
     ],
     extras_require={
         # benchmarks/: plots and the Bjontegaard integrals

@@ -8,6 +8,9 @@ a band of rows at a time. No torch anywhere.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
 
 from ..basis import coefficients, netweights
@@ -71,21 +74,27 @@ def weights(f: FileV2, arch: Architecture, groups: list[IntGroup]) -> np.ndarray
     return netweights.theta_int(f.head.seed, groups, arch.init_exps(), ints)
 
 
-def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray) -> list[np.ndarray]:
+def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray,
+                   threads: int = 1) -> list[np.ndarray]:
     """Every grid's integers as float32 (what the upsampling reads, converted once
-    rather than per band of rows), finest first (decoded coarsest first, as
-    stored); a grid the file lacks (cut short) at the entropy model's mean."""
+    rather than per band of rows), finest first; a grid the file lacks (cut
+    short) at the entropy model's mean. Each grid's stream stands alone, so
+    ``threads`` of them decode at once (the finest is most of the work)."""
     h = f.head
     shapes = grid_shapes(h.height, h.width, h.l0, h.levels)
-    grids: list[np.ndarray] = [np.empty(0)] * h.levels
-    for i in reversed(range(h.levels)):
+
+    def one(i: int) -> np.ndarray:
         if f.grids[i] is None:
-            grids[i] = entropy_model.mean_grid(*shapes[i], arm_weights, arm)
-            continue
-        grids[i], problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
+            return entropy_model.mean_grid(*shapes[i], arm_weights, arm).astype(np.float32)
+        grid, problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
         if problem:
             raise PrcFormatError(f"latent grid {h.l0 + i}: its stream {problem}")
-    return [g.astype(np.float32) for g in grids]
+        return grid.astype(np.float32)
+
+    if threads > 1:
+        with ThreadPoolExecutor(min(threads, h.levels)) as pool:
+            return list(pool.map(one, range(h.levels)))
+    return [one(i) for i in range(h.levels)]
 
 
 def parse(data: bytes, partial: bool = False) -> tuple[FileV2, Architecture, list[IntGroup]]:
@@ -103,8 +112,10 @@ def decode(data: bytes, partial: bool = False) -> np.ndarray:
     grids that are whole, the finer ones at the entropy model's mean."""
     f, arch, groups = parse(data, partial)
     syn_theta, arm_theta = arch.split(weights(f, arch, groups))
-    grids = decode_latents(f, arch.arm, arm_theta)
+    threads = numba.get_num_threads()  # the CPUs, or the one a batch worker is given
+    grids = decode_latents(f, arch.arm, arm_theta, threads)
     h = f.head
     levels = list(range(h.l0, h.l0 + h.levels))
     return render(arch.synthesis, netweights.to_float(syn_theta),
-                  lambda r0, r1: features(grids, levels, h.width, r0, r1), h.height, h.width)
+                  lambda r0, r1: features(grids, levels, h.width, r0, r1), h.height, h.width,
+                  threads)

@@ -166,7 +166,7 @@ def _symbols(values, w, n_ctx, width, layers, cdf):
     return starts, freqs
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # grids decode in threads
 def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
     """The grid's values and a status: 0 ok, 1 stream ends early, 2 value out of range,
     3 stream does not end where the grid does."""
@@ -190,7 +190,7 @@ def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
     return values, 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # grids decode in threads
 def _mean(rows, cols, w, n_ctx, width, layers):
     """Every latent at its distribution's mean rounded (the most likely value), in
     raster order, each from the means before it."""

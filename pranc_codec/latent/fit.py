@@ -72,28 +72,41 @@ class LatentFit:
         return self.theta0 + torch.cat(deltas)
 
     def synthesize(self, latents: list[torch.Tensor], theta_syn: torch.Tensor,
-                   pixels: tuple[slice, slice] | None = None) -> torch.Tensor:
+                   pixels: tuple[slice, slice] | None = None,
+                   grid_rows: list[slice] | None = None) -> torch.Tensor:
         """The output (rows, cols, C) at the pixels selected by the (rows, cols)
-        slices, or of the whole image."""
+        slices, or of the whole image; ``latents`` hold only each grid's rows
+        ``grid_rows`` where given (``grid_spans``)."""
         rows, cols = pixels or (slice(None), slice(None))
-        feats = torch.stack([up(g, rows, cols) for g, up in zip(latents, self.upsamplers)], dim=-1)
+        spans = grid_rows or [None] * len(latents)
+        feats = torch.stack([up(g, rows, cols, span)
+                             for g, up, span in zip(latents, self.upsamplers, spans)], dim=-1)
         return synthesize(self.arch.synthesis, theta_syn, feats)
 
     @property
     def banded(self) -> bool:
         return self.height * self.width > WHOLE_PIXELS
 
-    def synthesize_band(self, latents: list[torch.Tensor], theta_syn: torch.Tensor, rows: slice,
-                        cols: slice) -> torch.Tensor:
-        """synthesize at the sampled ``rows`` of one band. 3x3 residual layers (which
-        sample every row) see ``res`` rows beyond the band on each side, so its
-        own rows come out as they would from the whole image."""
+    def band_rows(self, rows: slice) -> tuple[slice, slice]:
+        """(the rows to synthesize for the sampled ``rows`` of one band, where the
+        band's own lie among them). 3x3 residual layers (which sample every row)
+        need ``res`` rows beyond the band on each side, so its own rows come out
+        as they would from the whole image."""
         halo = self.arch.synthesis.res
         if not halo:
-            return self.synthesize(latents, theta_syn, (rows, cols))
+            return rows, slice(None)
         r0, r1 = max(0, rows.start - halo), min(self.height, rows.stop + halo)
-        out = self.synthesize(latents, theta_syn, (slice(r0, r1), cols))
-        return out[rows.start - r0:rows.stop - r0]
+        return slice(r0, r1), slice(rows.start - r0, rows.stop - r0)
+
+    def grid_spans(self, rows: slice) -> list[slice]:
+        """The rows of each grid that the image's ``rows`` read."""
+        return [up.span(rows) for up in self.upsamplers]
+
+    def synthesize_band(self, latents: list[torch.Tensor], theta_syn: torch.Tensor, rows: slice,
+                        cols: slice) -> torch.Tensor:
+        """synthesize at the sampled ``rows`` of one band (see band_rows)."""
+        synthesized, own = self.band_rows(rows)
+        return self.synthesize(latents, theta_syn, (synthesized, cols))[own]
 
     def row_bands(self, rows: slice) -> list[slice]:
         """The sampled rows ``rows`` (a start and a stride) in bands of about
@@ -104,15 +117,26 @@ class LatentFit:
         return [slice(r, min(self.height, r + per_band), stride)
                 for r in range(rows.start or 0, self.height, per_band)]
 
-    def band_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor):
-        """The latents' bits, a band of about BAND_LATENTS of them at a time."""
-        for g in latents:
+    def latent_bands(self, latents: list[torch.Tensor]):
+        """(grid, its rows a band reads, how many of them only give context) for
+        bands of about BAND_LATENTS latents: a band's rows and the 3 above."""
+        for i, g in enumerate(latents):
             rows = max(1, BAND_LATENTS // g.shape[1])
             for r0 in range(0, g.shape[0], rows):
-                r1 = min(g.shape[0], r0 + rows)
-                mu, log2_scale = arm(self.arch.arm, theta_arm,
-                                     contexts(g, self.arch.arm.context, r0, r1))
-                yield laplace_bits(g[r0:r1].reshape(-1), mu, log2_scale).sum()
+                above = min(3, r0)
+                yield i, slice(r0 - above, min(g.shape[0], r0 + rows)), above
+
+    def rows_bits(self, read: torch.Tensor, above: int, theta_arm: torch.Tensor) -> torch.Tensor:
+        """Bits of the latent rows ``read[above:]`` under the entropy model, the rows
+        above them (the grid's top where fewer than 3) their context."""
+        mu, log2_scale = arm(self.arch.arm, theta_arm,
+                             contexts(read, self.arch.arm.context, above, read.shape[0]))
+        return laplace_bits(read[above:].reshape(-1), mu, log2_scale).sum()
+
+    def band_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor):
+        """The latents' bits, a band of about BAND_LATENTS of them at a time."""
+        for i, read, above in self.latent_bands(latents):
+            yield self.rows_bits(latents[i][read], above, theta_arm)
 
     def latent_bits(self, latents: list[torch.Tensor], theta_arm: torch.Tensor,
                     ctxs: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -257,30 +281,49 @@ class Step:
     def banded(self, latents: list[torch.Tensor], used: list[torch.Tensor], rows: slice,
                cols: slice) -> Outputs:
         """The loss and its gradients, as one pass computes them, in bands: each band
-        of sampled rows and each band of latents goes backward on its own into
-        detached copies of the latents and weights, whose gradients then go
-        backward once through the rounding and the basis product."""
+        of sampled rows and each band of latents goes backward on its own, from
+        copies of only the grid rows it reads and of the weights, into
+        gradient buffers (a band's backward into a whole grid would clear a
+        grid-sized gradient per band: time and page faults growing with the
+        square of the pixels); these then go backward once through the
+        rounding and the basis product."""
         fit = self.fit
         n_syn = fit.arch.synthesis.n_params
         pixels = fit.height * fit.width
         theta = fit.theta(used)
         theta_band = theta.detach().requires_grad_(True)
-        latents_band = [q.detach().requires_grad_(q.requires_grad) for q in latents]
+        grads = [torch.zeros_like(q) if q.requires_grad else None for q in latents]
+
+        def rows_of(i: int, read: slice) -> torch.Tensor:
+            return latents[i][read].detach().requires_grad_(grads[i] is not None)
+
+        def gather(i: int, read: slice, local: torch.Tensor) -> None:
+            if grads[i] is not None:
+                grads[i][read] += local.grad
+
         samples = fit.target[rows][:, cols].numel()
         mse = bits = theta.new_zeros(())
         for band in fit.row_bands(rows):
-            out = fit.synthesize_band(latents_band, theta_band[:n_syn], band, cols)
+            synthesized, own = fit.band_rows(band)
+            spans = fit.grid_spans(synthesized)
+            local = [rows_of(i, span) for i, span in enumerate(spans)]
+            out = fit.synthesize(local, theta_band[:n_syn], (synthesized, cols), spans)[own]
             err = torch.sum((out - fit.target[band][:, cols]) ** 2) / samples
             err.backward()
             mse = mse + err.detach()
-        for part in fit.band_bits(latents_band, theta_band[n_syn:]):
+            for i, (span, q) in enumerate(zip(spans, local)):
+                gather(i, span, q)
+        for i, read, above in fit.latent_bands(latents):
+            local = rows_of(i, read)
+            part = fit.rows_bits(local, above, theta_band[n_syn:])
             (self.lam * part / pixels).backward()
             bits = bits + part.detach()
+            gather(i, read, local)
         coeff_rate = self.lam * fit.coeff_bits(used, self.steps) / pixels
-        moving = [(q, band) for q, band in zip(latents, latents_band) if q.requires_grad]
+        moving = [(q, g) for q, g in zip(latents, grads) if g is not None]
         self.opt.zero_grad(set_to_none=True)
         torch.autograd.backward([coeff_rate, theta, *(q for q, _ in moving)],
-                                [None, theta_band.grad, *(band.grad for _, band in moving)])
+                                [None, theta_band.grad, *(g for _, g in moving)])
         return mse + self.lam * bits / pixels + coeff_rate.detach(), mse, bits
 
     def clear_grads(self) -> None:

@@ -30,9 +30,21 @@ class Upsampler:
                     torch.from_numpy(frac).to(device))
 
         self.rows, self.cols = axis(height, rows), axis(width, cols)
+        # the grid rows each image row reads, on the host: spans need no device sync
+        self.first_row, self.last_row = taps(height, rows, level)[:2]
 
-    def __call__(self, grid: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
+    def span(self, rows: slice) -> slice:
+        """The grid rows that the image's ``rows`` read (taps grow with the row)."""
+        r = range(*rows.indices(len(self.first_row)))
+        return slice(int(self.first_row[r[0]]), int(self.last_row[r[-1]]) + 1)
+
+    def __call__(self, grid: torch.Tensor, rows: slice, cols: slice,
+                 grid_rows: slice | None = None) -> torch.Tensor:
+        """The upsampled grid at ``rows`` and ``cols``; ``grid`` holds only the
+        grid's rows ``grid_rows`` where given (at least ``span(rows)``)."""
         y0, y1, fy = (t[rows] for t in self.rows)
+        if grid_rows is not None:
+            y0, y1 = y0 - grid_rows.start, y1 - grid_rows.start
         x0, x1, fx = (t[cols] for t in self.cols)
         rows = torch.lerp(grid[y0], grid[y1], fy)
         return torch.lerp(rows[:, x0], rows[:, x1], fx.T)

@@ -12,9 +12,11 @@ torch (``latent.networks``); the tests hold the two together.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..basis.netweights import init_exp
 
@@ -75,16 +77,21 @@ def _conv3x3(y: np.ndarray, w: np.ndarray, b: np.ndarray, top: bool, bottom: boo
 
 
 def render(shape: SynthesisShape, theta: np.ndarray, feature_rows, height: int,
-           width: int) -> np.ndarray:
+           width: int, threads: int = 1) -> np.ndarray:
     """Decode the image as uint8 (H, W, C), a band of rows at a time.
-
     ``feature_rows(r0, r1)`` gives the synthesis input of rows r0 .. r1 - 1.
+    With ``threads`` > 1 that many bands are rendered at once, each thread's
+    matrix products on one BLAS thread: most of a band's time is numpy's
+    passes over memory (upsampling, bias, ReLU), which use one core each,
+    so bands in parallel beat parallel products (24 MP on 2 cores: 2.8 s
+    against 4.1-5.7 s). Every band's pixels are the same either way.
     """
     layers = shape.unflatten(theta)
     halo = shape.res
     band = max(1, BAND_PIXELS // max(1, width))
     out = np.empty((height, width, shape.channels), dtype=np.uint8)
-    for r0 in range(0, height, band):
+
+    def render_band(r0: int) -> None:
         r1 = min(height, r0 + band)
         a0, a1 = max(0, r0 - halo), min(height, r1 + halo)
         feats = feature_rows(a0, a1)
@@ -106,4 +113,13 @@ def render(shape: SynthesisShape, theta: np.ndarray, feature_rows, height: int,
         y = y[r0 - lo:r1 - lo]
         np.nan_to_num(y, copy=False, nan=0.0)
         out[r0:r1] = np.rint(np.clip(y, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+
+    starts = range(0, height, band)
+    threads = min(threads, len(starts))
+    if threads > 1:
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            list(pool.map(render_band, starts))
+    else:
+        for r0 in starts:
+            render_band(r0)
     return out
