@@ -10,9 +10,10 @@ settings otherwise. J is the file's: MSE (0..1) of the decoded image plus
 lambda times its bits per pixel, which the fit minimises. A longer fit
 should end lower; the table gives J at each length and the change from the
 shortest. Rows are cached in OUT/rows.json (an interrupted run resumes) and
-the table is written to OUT/convergence-PRESET-DEVICE.md. ``--jobs`` fits run at once,
-each in its own process: on a GPU, where one fit leaves the device mostly
-idle, they share it (encode seconds are then those of a shared device).
+the table is written to OUT/convergence-PRESET-DEVICE.md. ``--jobs`` fits
+run at once, each in its own process, sharing a GPU (encode seconds are
+then those of a shared device; on an H200 processes time-slice, so this
+adds little: benchmarks/README.md).
 """
 from __future__ import annotations
 

@@ -99,6 +99,10 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_rows(out: Path, rows: list[dict]) -> None:
+    write_atomic(out / "rows.json", (json.dumps(rows, indent=1) + "\n").encode())
+
+
 def kept(out: Path, row: dict) -> Path:
     return out / f"{row['megapixels']}mp-{row['preset']}.prc"
 
@@ -111,7 +115,33 @@ def decode_again(rows: list[dict], out: Path) -> None:
                 row["decode_mb"], row["decode_s"], _ = measure(
                     ["decode", str(kept(out, row)), str(Path(tmp) / "out.png")])
                 print(table([row]).splitlines()[2], flush=True)
-    write_atomic(out / "rows.json", (json.dumps(rows, indent=1) + "\n").encode())
+    save_rows(out, rows)
+
+
+def measure_missing(rows: list[dict], sizes: list[int], args: argparse.Namespace) -> None:
+    """Encode and decode every size and preset ``rows`` lack, adding their rows."""
+    for megapixels in sizes:
+        width, height = SIZES[megapixels]
+        with tempfile.TemporaryDirectory() as tmp:
+            png, prc, out = (Path(tmp) / name for name in ("big.png", "big.prc", "out.png"))
+            for preset in args.presets.split(","):
+                if any(r["megapixels"] == megapixels and r["preset"] == preset for r in rows):
+                    continue
+                if not png.exists():
+                    Image.fromarray(mosaic(args.images, width, height)).save(png)
+                encode_mb, encode_s, report = measure(
+                    ["encode", str(png), str(prc), "--preset", preset, *args.encode_args.split()])
+                decode_mb, decode_s, _ = measure(["decode", str(prc), str(out)])
+                quality = re.search(r"([\d.]+) bpp, PSNR ([\d.]+) dB", report)
+                rows.append(dict(megapixels=megapixels, size=f"{width}x{height}", preset=preset,
+                                 encode_s=encode_s, encode_mb=encode_mb, decode_s=decode_s,
+                                 decode_mb=decode_mb, bpp=float(quality.group(1)),
+                                 psnr=float(quality.group(2))))
+                print(table(rows[-1:]).splitlines()[2], flush=True)
+                if not args.encode_args:
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    write_atomic(kept(args.out, rows[-1]), prc.read_bytes())
+                    save_rows(args.out, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,29 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = json.loads(cache.read_text()) if cache.exists() and not args.encode_args else []
     if args.decode_again:
         decode_again(rows, args.out)
-        sizes = []
-    for megapixels in sizes:
-        width, height = SIZES[megapixels]
-        with tempfile.TemporaryDirectory() as tmp:
-            png, prc, out = (Path(tmp) / name for name in ("big.png", "big.prc", "out.png"))
-            for preset in args.presets.split(","):
-                if any(r["megapixels"] == megapixels and r["preset"] == preset for r in rows):
-                    continue
-                if not png.exists():
-                    Image.fromarray(mosaic(args.images, width, height)).save(png)
-                encode_mb, encode_s, report = measure(
-                    ["encode", str(png), str(prc), "--preset", preset, *args.encode_args.split()])
-                decode_mb, decode_s, _ = measure(["decode", str(prc), str(out)])
-                quality = re.search(r"([\d.]+) bpp, PSNR ([\d.]+) dB", report)
-                rows.append(dict(megapixels=megapixels, size=f"{width}x{height}", preset=preset,
-                                 encode_s=encode_s, encode_mb=encode_mb, decode_s=decode_s,
-                                 decode_mb=decode_mb, bpp=float(quality.group(1)),
-                                 psnr=float(quality.group(2))))
-                print(table(rows[-1:]).splitlines()[2], flush=True)
-                if not args.encode_args:
-                    args.out.mkdir(parents=True, exist_ok=True)
-                    write_atomic(kept(args.out, rows[-1]), prc.read_bytes())
-                    write_atomic(cache, (json.dumps(rows, indent=1) + "\n").encode())
+    else:
+        measure_missing(rows, sizes, args)
     text = table(rows)
     print(text)
     if not args.encode_args:

@@ -103,10 +103,12 @@ class LatentFit:
         return [up.span(rows) for up in self.upsamplers]
 
     def synthesize_band(self, latents: list[torch.Tensor], theta_syn: torch.Tensor, rows: slice,
-                        cols: slice) -> torch.Tensor:
-        """synthesize at the sampled ``rows`` of one band (see band_rows)."""
+                        cols: slice, grid_rows: list[slice] | None = None) -> torch.Tensor:
+        """synthesize at the sampled ``rows`` of one band (see band_rows); ``latents``
+        hold only each grid's rows ``grid_rows`` where given (the band's
+        ``grid_spans``)."""
         synthesized, own = self.band_rows(rows)
-        return self.synthesize(latents, theta_syn, (synthesized, cols))[own]
+        return self.synthesize(latents, theta_syn, (synthesized, cols), grid_rows)[own]
 
     def row_bands(self, rows: slice) -> list[slice]:
         """The sampled rows ``rows`` (a start and a stride) in bands of about
@@ -304,10 +306,9 @@ class Step:
         samples = fit.target[rows][:, cols].numel()
         mse = bits = theta.new_zeros(())
         for band in fit.row_bands(rows):
-            synthesized, own = fit.band_rows(band)
-            spans = fit.grid_spans(synthesized)
+            spans = fit.grid_spans(fit.band_rows(band)[0])
             local = [rows_of(i, span) for i, span in enumerate(spans)]
-            out = fit.synthesize(local, theta_band[:n_syn], (synthesized, cols), spans)[own]
+            out = fit.synthesize_band(local, theta_band[:n_syn], band, cols, spans)
             err = torch.sum((out - fit.target[band][:, cols]) ** 2) / samples
             err.backward()
             mse = mse + err.detach()

@@ -24,14 +24,11 @@ class Upsampler:
     subsample costs only its own pixels (and its gradient only theirs)."""
 
     def __init__(self, rows: int, cols: int, level: int, height: int, width: int, device):
-        def axis(n_out: int, n_in: int):
-            i0, i1, frac, _ = taps(n_out, n_in, level)
-            return (torch.from_numpy(i0).to(device), torch.from_numpy(i1).to(device),
-                    torch.from_numpy(frac).to(device))
-
-        self.rows, self.cols = axis(height, rows), axis(width, cols)
+        row_taps, col_taps = taps(height, rows, level), taps(width, cols, level)
         # the grid rows each image row reads, on the host: spans need no device sync
-        self.first_row, self.last_row = taps(height, rows, level)[:2]
+        self.first_row, self.last_row = row_taps[:2]
+        self.rows, self.cols = (tuple(torch.from_numpy(t).to(device) for t in axis[:3])
+                                for axis in (row_taps, col_taps))
 
     def span(self, rows: slice) -> slice:
         """The grid rows that the image's ``rows`` read (taps grow with the row)."""
