@@ -32,13 +32,13 @@ setup(
     ],
     extras_require={
         # benchmarks/: plots and the Bjontegaard integrals
-        "bench": ["matplotlib", "scipy"],
+        "bench": ["matplotlib", "scipy", "pillow-jxl-plugin"],
         # pranc-codec batch --ray: files as tasks on a Ray cluster
         "ray": ["ray"],
         # setuptools: tests/test_layout.py builds a wheel without build isolation;
         # django: its get_image_dimensions reads a .prc through Pillow's parser
         "test": ["pytest", "hypothesis", "matplotlib", "scipy", "ray", "setuptools>=70.1",
-                 "django"],
+                 "django", "pillow-jxl-plugin"],
     },
     entry_points={"console_scripts": ["pranc-codec=pranc_codec.cli:main"]},
 )

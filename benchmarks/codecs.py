@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.metadata
 import inspect
 import io
 from pathlib import Path
@@ -128,6 +129,24 @@ class Jpeg2000(PillowCodec):
                     mct=1 if image.shape[2] == 3 else 0)
 
 
+class JpegXl(PillowCodec):
+    name, format = "jxl", "JXL"
+    description = "JPEG XL (libjxl through pillow-jxl-plugin, effort 7)"
+    points = [{"quality": q} for q in (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)]
+
+    def save_args(self, image: np.ndarray, point: Point) -> dict:
+        import pillow_jxl  # noqa: F401  registers the format with Pillow
+        # one thread: the benchmark runs its classical codecs in --jobs processes
+        return dict(point, effort=7, num_threads=1)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        import pillow_jxl  # noqa: F401
+        return super().decode(data)
+
+    def library_version(self) -> str:
+        return f"Pillow {PIL.__version__} pillow-jxl-plugin {importlib.metadata.version('pillow-jxl-plugin')}"
+
+
 # The v2 codec's data path, modules and whole packages of pranc_codec: a
 # change to any file of them may change its output.
 DATA_PATH = ("basis", "codec", "fileformat", "latent", "kernels.philox_cpu")
@@ -227,7 +246,7 @@ class CoinQ8(Coin):
 
 CODECS: dict[str, type[Codec]] = {
     c.name: c for c in (Pranc, PrancFast, PrancBest, PrancSiren, Jpeg, WebP, Avif, Jpeg2000,
-                        Coin, CoinQ8)
+                        JpegXl, Coin, CoinQ8)
 }
 # what a run without --codecs measures: codecs at another preset cost minutes to
 # hours an image, so they are asked for by name

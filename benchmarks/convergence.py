@@ -2,15 +2,19 @@
 
     python -m benchmarks.convergence --images ../shared/data/kodak --out results/convergence
         [--names kodim01,kodim05,kodim14,kodim21] [--lams 0.004,0.00025]
-        [--iterations 600,2500,10000] [--preset default] [--device cpu] [--jobs 1]
+        [--iterations 600,2500,10000] [--preset default] [--set KEY=VALUE ...]
+        [--device cpu] [--jobs 1]
 
 Each image's centre crop of 384x256 is fitted at every lambda and every
 length, on the whole crop at every iteration (stride 1), the preset's
 settings otherwise. J is the file's: MSE (0..1) of the decoded image plus
 lambda times its bits per pixel, which the fit minimises. A longer fit
 should end lower; the table gives J at each length and the change from the
-shortest. Rows are cached in OUT/rows.json (an interrupted run resumes) and
-the table is written to OUT/convergence-PRESET-DEVICE.md. ``--jobs`` fits
+shortest. ``--set`` changes a setting of the preset (a variant: its rows
+are a table of their own). Rows are cached in OUT/rows.json, keyed by the
+codec's code as well (an interrupted run resumes; a changed fit is fitted
+again), and the table is written to OUT/convergence-PRESET-DEVICE.md
+(-VARIANT where --set is given). ``--jobs`` fits
 run at once, each in its own process, sharing a GPU (encode seconds are
 then those of a shared device; on an H200 processes time-slice, so this
 adds little: benchmarks/README.md).
@@ -31,7 +35,8 @@ from pranc_codec import codec
 from pranc_codec.images import load_image, write_atomic
 from pranc_codec.metrics import psnr
 
-from .rd import images_or_exit
+from .codecs import Pranc, label
+from .rd import images_or_exit, parse_point
 
 CROP = (384, 256)  # width, height
 NAMES = "kodim01,kodim05,kodim14,kodim21"  # tuned on kodim01 and kodim05 only
@@ -45,17 +50,19 @@ def crop(path: Path) -> np.ndarray:
     return np.ascontiguousarray(pixels[y:y + h, x:x + w])
 
 
-def fit_one(path: str, lam: float, iterations: int, preset: str, device: str) -> dict:
+def fit_one(path: str, lam: float, iterations: int, preset: str, device: str,
+            settings: dict, version: str) -> dict:
     """One whole-image fit's row: bpp, PSNR and J of its file, and its seconds."""
     image = crop(Path(path))
     start = time.perf_counter()
-    data = codec.encode(image, preset, lam=lam, iterations=iterations, stride=1, device=device)
+    data = codec.encode(image, preset, **(dict(lam=lam, iterations=iterations, stride=1,
+                                               device=device) | settings))
     seconds = time.perf_counter() - start
     decoded = codec.decode(data)
     bpp = 8 * len(data) / (image.shape[0] * image.shape[1])
     quality = psnr(image, decoded)
     return dict(image=Path(path).stem, lam=lam, iterations=iterations, preset=preset,
-                device=device, bpp=bpp, psnr=quality, j=10 ** (-quality / 10) + lam * bpp,
+                device=device, variant=label(settings), version=version, bpp=bpp, psnr=quality, j=10 ** (-quality / 10) + lam * bpp,
                 seconds=seconds)
 
 
@@ -88,23 +95,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lams", default="0.004,0.00025")
     parser.add_argument("--iterations", default="600,2500,10000", help="fit lengths")
     parser.add_argument("--preset", default="default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of the preset changed, e.g. syn_res=2 (repeatable)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1, help="fits at once, one process each")
     args = parser.parse_args(argv)
     paths = images_or_exit(parser, args.images, only=args.names)
     lams = [float(v) for v in args.lams.split(",")]
     lengths = sorted(int(v) for v in args.iterations.split(","))
+    try:
+        settings = parse_point(",".join(args.set), "--set") if args.set else {}
+    except ValueError as exc:
+        parser.error(str(exc))
+    variant, version = label(settings), Pranc().version
     cache = args.out / "rows.json"
     rows = json.loads(cache.read_text()) if cache.exists() else []
-    done = {(r["image"], r["lam"], r["iterations"], r["preset"], r["device"]) for r in rows}
+
+    def key(r: dict) -> tuple:
+        return r["preset"], r["device"], r["variant"], r["version"]
+
+    mine = (args.preset, args.device, variant, version)
+    done = {(r["image"], r["lam"], r["iterations"]) for r in rows if key(r) == mine}
     todo = [(str(p), lam, n) for n in lengths for p in paths for lam in lams
-            if (p.stem, lam, n, args.preset, args.device) not in done]
+            if (p.stem, lam, n) not in done]
     # longest first, so the fits that set the run's length start at once
     todo.sort(key=lambda t: -t[2])
     args.out.mkdir(parents=True, exist_ok=True)
     # spawn: a CUDA context does not survive a fork
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(fit_one, *t, args.preset, args.device) for t in todo]
+        futures = [pool.submit(fit_one, *t, args.preset, args.device, settings, version)
+                   for t in todo]
         for future in as_completed(futures):
             row = future.result()
             rows.append(row)
@@ -112,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"J {row['j']:.4e}, {row['bpp']:.4f} bpp, {row['psnr']:.2f} dB, "
                   f"{row['seconds']:.0f} s", flush=True)
             write_atomic(cache, (json.dumps(rows, indent=1) + "\n").encode())
-    mine = [r for r in rows if r["preset"] == args.preset and r["device"] == args.device]
-    text = table(mine, lengths)
+    text = table([r for r in rows if key(r) == mine], lengths)
     print(text)
-    write_atomic(args.out / f"convergence-{args.preset}-{args.device.split(':')[0]}.md",
-                 text.encode())
+    name = "-".join(["convergence", args.preset, args.device.split(":")[0]]
+                    + ([variant.replace(",", "-")] if variant else []))
+    write_atomic(args.out / f"{name}.md", text.encode())
     return 0
 
 

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from pranc_codec.images import load_image, write_atomic
 from pranc_codec.metrics import ms_ssim, psnr
 
-from . import bdrate, report
+from . import bdrate, reference, report
 from .codecs import CODECS, DEFAULT_CODECS, Codec, Point, Pranc, PrancBest, PrancFast, label
 
 IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
@@ -204,7 +204,8 @@ def write_csv(rows: list[Row], path: Path) -> None:
 # this codec at each preset, measured against the others (and the other
 # presets against the default's curve)
 V2_CODECS = tuple(c.name for c in (Pranc, PrancFast, PrancBest))
-PRANC_ANCHORS = (Pranc.name, "webp", "avif", "jpeg2000", "pranc-siren", "coin", "coin-q8")
+PRANC_ANCHORS = (Pranc.name, "webp", "avif", "jpeg2000", "jxl", *reference.PUBLISHED,
+                 "pranc-siren", "coin", "coin-q8")
 
 
 def bd_table(curves: dict[str, list[dict]], anchor: str) -> list[dict]:
@@ -247,17 +248,19 @@ def parse_points(specs: list[str]) -> dict[str, list[Point]]:
         name, sep, rest = spec.partition("=")
         if not sep or not rest:
             raise ValueError(f"--points {spec!r}: expected CODEC=KEY=VALUE[,KEY=VALUE][;...]")
-        points = []
-        for text in rest.split(";"):
-            point = {}
-            for item in text.split(","):
-                key, sep, value = item.partition("=")
-                if not sep:
-                    raise ValueError(f"--points {spec!r}: {item!r} is not KEY=VALUE")
-                point[key.strip()] = _number(value.strip())
-            points.append(point)
-        out[name] = points
+        out[name] = [parse_point(text, f"--points {spec!r}") for text in rest.split(";")]
     return out
+
+
+def parse_point(text: str, where: str) -> Point:
+    """``key=value,key=value`` -> {key: value}; ``where`` names the text in errors."""
+    point = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{where}: {item!r} is not KEY=VALUE")
+        point[key.strip()] = _number(value.strip())
+    return point
 
 
 def _number(text: str) -> bool | int | float | str:
@@ -348,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
             write_atomic(args.out / f"{codec.name}.json",
                          (json.dumps(result, indent=2) + "\n").encode())
     write_csv(rows, args.out / "per_image.csv")
+    published = reference.curves({p.stem for p in images})
+    curves.update(published)
     tables = bd_tables(curves)
-    report.plots(curves, {c.name: c.description for c in codecs}, args.out)
+    report.plots(curves, {c.name: c.description for c in codecs} | reference.descriptions(),
+                 args.out, dashed=set(published))
     report.comparison(codecs, images[:2], rows, cache, args.out / "comparison.png")
     report.summary(curves, tables, len(images), args.images, args.out / "summary.md")
     print(f"results in {args.out}: {', '.join(sorted(p.name for p in args.out.iterdir()))}")

@@ -24,8 +24,10 @@ def msssim_db(value: float) -> float:
     return -10.0 * math.log10(max(1.0 - value, 1e-12))
 
 
-def plots(curves: dict[str, list[dict]], descriptions: dict[str, str], out: Path) -> None:
-    """rd-psnr.png and rd-msssim.png, one curve per codec, bpp on a log axis."""
+def plots(curves: dict[str, list[dict]], descriptions: dict[str, str], out: Path,
+          dashed: set[str] = frozenset()) -> None:
+    """rd-psnr.png and rd-msssim.png, one curve per codec, bpp on a log axis
+    (the ``dashed`` ones, published rather than measured, dashed)."""
     for key, filename, ylabel, transform in (
             ("psnr-rgb", "rd-psnr.png", "RGB PSNR (dB), mean over images", float),
             ("ms-ssim-rgb", "rd-msssim.png", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)",
@@ -35,7 +37,8 @@ def plots(curves: dict[str, list[dict]], descriptions: dict[str, str], out: Path
             if any(p[key] is None for p in points):
                 continue
             ax.plot([p["bpp"] for p in points], [transform(p[key]) for p in points],
-                    "o-", markersize=4, label=f"{name}: {descriptions[name]}")
+                    "x--" if name in dashed else "o-", markersize=4,
+                    label=f"{name}: {descriptions[name]}")
         ax.set_xscale("log")
         ax.set_xlabel("bits per pixel (whole file)")
         ax.set_ylabel(ylabel)
@@ -167,6 +170,8 @@ def summary(curves: dict[str, list[dict]], tables: list[dict], n_images: int,
     for name, points in curves.items():
         for p in points:
             ssim = "n/a" if p["ms-ssim-rgb"] is None else f"{p['ms-ssim-rgb']:.4f}"
+            times = ["n/a" if p[k] is None else f"{p[k]:.{digits}f}"
+                     for k, digits in (("encoding_time", 2), ("decoding_time", 3))]
             lines.append(f"| {name} | {p['point']} | {p['bpp']:.4f} | {p['psnr-rgb']:.2f} | "
-                         f"{ssim} | {p['encoding_time']:.2f} | {p['decoding_time']:.3f} |")
+                         f"{ssim} | {times[0]} | {times[1]} |")
     path.write_text("\n".join(lines) + "\n")

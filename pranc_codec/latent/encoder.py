@@ -11,6 +11,7 @@ with the fixed-point entropy model the decoder runs (``entropy_model``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -142,6 +143,23 @@ def choose_steps(fit: LatentFit, lam: float, progress: bool = False) -> list[int
     return exps
 
 
+def judge(fit: LatentFit, lam: float, steps: list[float],
+          used: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None
+          ) -> Callable[[], float]:
+    """The loss of the fit as it stands, as the file would have it: the rounded
+    latents' MSE (of the 8-bit output) and bits, and the coefficients' bits
+    at ``steps`` (through ``used``, what the coefficients go through)."""
+    pixels = fit.height * fit.width
+
+    @torch.no_grad()
+    def loss() -> float:
+        probe = RoundedProbe(fit)
+        coeffs = used(fit.coeffs) if used else fit.coeffs
+        theta = fit.theta(coeffs)
+        return probe.mse(theta) + lam * (probe.bits(theta) + float(fit.coeff_bits(coeffs, steps))) / pixels
+    return loss
+
+
 def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False) -> Fitted:
     """Fit from scratch: the main schedule, then each network group's step, then
     quantization-aware tuning."""
@@ -151,13 +169,18 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     torch.manual_seed(s.seed)
     lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
     guess_steps = [2.0**-8] * len(groups)
-    lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit")
+    lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit",
+             judge=judge(lf, lam, guess_steps))
     exps = choose_steps(lf, lam, progress)
     qat = schedule.quantization_aware(s)
     if qat:
-        lf.train(qat, lam, [2.0**e for e in exps],
-                 coeff_transform=lambda c: [fake_quantize(v, 2.0**e) for v, e in zip(c, exps)],
-                 progress=progress, desc="quantization-aware")
+        steps = [2.0**e for e in exps]
+
+        def quantized(coeffs: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [fake_quantize(v, step) for v, step in zip(coeffs, steps)]
+
+        lf.train(qat, lam, steps, coeff_transform=quantized, progress=progress,
+                 desc="quantization-aware", judge=judge(lf, lam, steps, quantized))
     return Fitted(lf, s, exps)
 
 

@@ -24,6 +24,13 @@ from .settings import LatentSettings
 SOFT_ROUND = (0.5, 0.25)
 QAT_LR_SCALE = 0.1  # the quantization-aware phase's learning rate, of the main one's
 QAT_WARMUP = 0.1
+# The main phase ends at the best of its states every CHECK_EVERY iterations
+# over its last KEEP_FROM, the quantization-aware one at the best of its
+# start and QAT_CHECKS states (each judged on the whole image: the cost of
+# a few strided iterations).
+CHECK_EVERY = 250
+KEEP_FROM = 0.4
+QAT_CHECKS = 4
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,20 @@ class Schedule:
     # the latents' quantization throughout (a mode of LatentFit.quantized_latents);
     # None: uniform noise, soft-rounded where ``soft`` is set
     quant: str | None = None
+    # a judge (LatentFit.train) is asked after ``checks`` iterations spread evenly
+    # over the phase's last ``keep_from`` (the last of them the phase's last), and
+    # before the first where ``judge_start``; the best state is kept
+    checks: int = 0
+    keep_from: float = 1.0
+    judge_start: bool = False
+
+    def checkpoints(self) -> set[int]:
+        """The iterations after which the fit's judge is asked; -1: before the first
+        (none: the phase ends where it ends)."""
+        n, k = self.iterations, self.checks
+        first = int(n * (1 - self.keep_from))
+        return ({first + (n - 1 - first) * (i + 1) // k for i in range(k)}
+                | ({-1} if self.judge_start else set()))
 
     @property
     def moves_latents(self) -> bool:
@@ -68,7 +89,8 @@ class Schedule:
 
 def main_fit(s: LatentSettings) -> Schedule:
     """The main phase of settings whose grid is chosen (``settings.grid_for``)."""
-    return Schedule(s.iterations, s.lr, s.lr_latent, stride=s.stride, soft=SOFT_ROUND)
+    return Schedule(s.iterations, s.lr, s.lr_latent, stride=s.stride, soft=SOFT_ROUND,
+                    checks=int(s.iterations * KEEP_FROM) // CHECK_EVERY, keep_from=KEEP_FROM)
 
 
 def quantization_aware(s: LatentSettings) -> Schedule | None:
@@ -79,4 +101,5 @@ def quantization_aware(s: LatentSettings) -> Schedule | None:
     n = int(s.iterations * s.qat_fraction)
     if not n:
         return None
-    return Schedule(n, s.lr * QAT_LR_SCALE, 0.0, warmup=QAT_WARMUP, stride=s.stride, quant="round")
+    return Schedule(n, s.lr * QAT_LR_SCALE, 0.0, warmup=QAT_WARMUP, stride=s.stride, quant="round",
+                    checks=QAT_CHECKS, judge_start=True)

@@ -14,7 +14,7 @@ SCHEMA = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
 FIT = "depth=2,steps=300"
 POINTS = [
     "jpeg=quality=30;quality=80", "webp=quality=50;quality=90", "avif=quality=50",
-    "jpeg2000=bpp=2", "pranc-siren=width=16,k=200,chunk=32,batch=1024," + FIT,
+    "jpeg2000=bpp=2", "jxl=quality=50", "pranc-siren=width=16,k=200,chunk=32,batch=1024," + FIT,
     "pranc=iterations=120,levels=3,syn_width=12,arm_width=8,chunk=32,min_basis=64,lam=0.001",
     "coin=width=8," + FIT, "coin-q8=width=8," + FIT,
 ]
@@ -234,3 +234,19 @@ def test_equal_architecture_column_stands_alone_without_the_default_curves():
     rows = [[x.strip() for x in line.strip("|").split("|")] for line in lines if line]
     assert rows[0] == ["variant", "BD-rate against the same networks coded directly", "BD-PSNR"]
     assert rows[2][0] == pranc and rows[2][2] == "+0.50 dB" and len(rows) == 3
+
+
+def test_published_curves_join_a_run_over_the_24_kodak_images_only(tmp_path):
+    folder = tmp_path / "kodak"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(1, 25):
+        Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(folder / f"kodim{i:02d}.png")
+    common = ["--quiet", "--jobs", "1", "--codecs", "jpeg", "--points", "jpeg=quality=30;quality=80"]
+    assert rd.main(["--images", str(folder), "--out", str(tmp_path / "all")] + common) == 0
+    summary = (tmp_path / "all" / "summary.md").read_text()
+    for name in ("cool-chic-5", "c3"):
+        assert f"| {name} | jpeg |" in summary and f"| {name} | published 0 |" in summary
+    assert rd.main(["--images", str(folder), "--out", str(tmp_path / "some"), "--limit", "3"]
+                   + common) == 0
+    assert "cool-chic" not in (tmp_path / "some" / "summary.md").read_text()
