@@ -148,12 +148,15 @@ def judge(fit: LatentFit, lam: float, steps: list[float],
           ) -> Callable[[], float]:
     """The loss of the fit as it stands, as the file would have it: the rounded
     latents' MSE (of the 8-bit output) and bits, and the coefficients' bits
-    at ``steps`` (through ``used``, what the coefficients go through)."""
+    at ``steps`` (through ``used``, what the coefficients go through, given
+    for the quantization-aware phase: its latents stay put, so their
+    features and contexts are made once)."""
     pixels = fit.height * fit.width
+    fixed = RoundedProbe(fit) if used else None
 
     @torch.no_grad()
     def loss() -> float:
-        probe = RoundedProbe(fit)
+        probe = fixed or RoundedProbe(fit)
         coeffs = used(fit.coeffs) if used else fit.coeffs
         theta = fit.theta(coeffs)
         return probe.mse(theta) + lam * (probe.bits(theta) + float(fit.coeff_bits(coeffs, steps))) / pixels
