@@ -79,7 +79,7 @@ def section_bpp(data: bytes) -> tuple[float, float]:
     """(bits per pixel of the latent grids, of the networks' coefficients)."""
     f = container.unpack(data)
     pixels = f.head.width * f.head.height
-    return 8 * sum(len(g) for g in f.grids) / pixels, 8 * len(f.net_payload) / pixels
+    return 8 * f.latent_bytes / pixels, 8 * len(f.net_payload) / pixels
 
 
 _COLUMNS = "| latents bpp | networks bpp | bpp | PSNR (dB) | encode (s) |"

@@ -147,7 +147,7 @@ class JpegXl(PillowCodec):
         return f"Pillow {PIL.__version__} pillow-jxl-plugin {importlib.metadata.version('pillow-jxl-plugin')}"
 
 
-# The v2 codec's data path, modules and whole packages of pranc_codec: a
+# The latent codec's data path, modules and whole packages of pranc_codec: a
 # change to any file of them may change its output.
 DATA_PATH = ("basis", "codec", "fileformat", "latent", "kernels.philox_cpu")
 # Format v1's encoder and COIN are frozen: their rows were measured at commit
@@ -169,7 +169,7 @@ def _package_hash(modules: tuple[str, ...] = DATA_PATH) -> str:
 
 class Pranc(Codec):
     name = "pranc"
-    description = ("PRANC v2 (this codec: latents decoded by PRANC-coded networks, default "
+    description = ("PRANC v3 (this codec: latents decoded by PRANC-coded networks, default "
                    "preset, one fit per rate weight lambda)")
     points = [{"lam": lam} for lam in (0.06, 0.025, 0.01, 0.004, 0.001, 0.00025)]
     expensive = True
@@ -186,7 +186,7 @@ class Pranc(Codec):
 
 class PrancFast(Pranc):
     name = "pranc-fast"
-    description = "PRANC v2 at the fast preset (200 iterations), one fit per lambda"
+    description = "PRANC v3 at the fast preset (200 iterations), one fit per lambda"
     points = [{"lam": lam} for lam in (0.025, 0.01, 0.004)]
     preset = "fast"
 
@@ -198,7 +198,7 @@ class PrancFast(Pranc):
 
 class PrancBest(PrancFast):
     name = "pranc-best"
-    description = "PRANC v2 at the best preset (2500 iterations), one fit per lambda"
+    description = "PRANC v3 at the best preset (2500 iterations), one fit per lambda"
     preset = "best"
 
 

@@ -1,4 +1,4 @@
-"""Decode time of a format v2 file, phase by phase (median of several runs).
+"""Decode time of a format v2 or v3 file, phase by phase (median of several runs).
 
     python -m benchmarks.decode_speed FILE.prc [FILE.prc ...] [--runs 7]
 
@@ -48,7 +48,7 @@ def phases(data: bytes) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path, help="format v2 .prc files")
+    parser.add_argument("files", nargs="+", type=Path, help="format v2 or v3 .prc files")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
     for path in args.files:

@@ -2,7 +2,7 @@
 
 An image is fitted by latent grids decoded by small networks whose weights
 are theta0 + B @ alpha, with B a random basis regenerated from a seed
-(format v2; format v1 fits a SIREN from coordinates to colour); a .prc file
+(format v3, which also reads v2; format v1 fits a SIREN from coordinates to colour); a .prc file
 holds the seed, the architecture and the quantized, range-coded numbers.
 """
 __version__ = "0.1.0"

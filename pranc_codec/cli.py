@@ -144,9 +144,20 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_v2(path: str, data: bytes) -> None:
+def _upgrade(args: argparse.Namespace) -> int:
+    if args.output != "-":
+        check_writable(args.output)
+    data = _read_bytes(args.input)
+    new = codec.upgrade(data)
+    _write(args.output, new)
+    _report(args, f"{args.output}: format version {new[4]}, {len(new)} bytes "
+                  f"({100 * (len(new) / len(data) - 1):+.1f} %), the same pixels")
+    return 0
+
+
+def _info_latent(path: str, data: bytes) -> None:
     f, arch, groups = latent_decoder.parse(data)
-    print(f"file: {path} ({len(data)} bytes, format version 2)")
+    print(f"file: {path} ({len(data)} bytes, format version {f.version})")
     for name, value in asdict(f.head).items():
         print(f"{name}: {value}")
     print(f"parameters: synthesis {arch.synthesis.n_params}, entropy model {arch.arm.n_params}")
@@ -155,8 +166,11 @@ def _info_v2(path: str, data: bytes) -> None:
         values = ", ".join(f"{k}={v}" for k, v in asdict(gh).items())
         print(f"group {i}: {kind}, {g.n_coeffs} coefficients; {values}")
     print(f"coefficients: {sum(g.n_coeffs for g in groups)}, {len(f.net_payload)} bytes")
-    for i in reversed(range(f.head.levels)):
-        print(f"latent grid {f.head.l0 + i}: {len(f.grids[i])} bytes")
+    if f.version == 2:
+        for i in reversed(range(f.head.levels)):
+            print(f"latent grid {f.head.l0 + i}: {len(f.streams[i])} bytes")
+    else:
+        print(f"latent grids: {f.head.levels} in one stream, {f.latent_bytes} bytes")
     print(f"ICC profile: {len(f.icc)} bytes" if f.icc else "ICC profile: none")
     print(f"EXIF: {len(f.exif)} bytes" if f.exif else "EXIF: none")
     print(f"bits per pixel: {len(data) * 8 / (f.head.width * f.head.height):.4f}")
@@ -164,8 +178,8 @@ def _info_v2(path: str, data: bytes) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     data = _read_bytes(args.input)
-    if version_of(data) == 2:
-        _info_v2("<stdin>" if args.input == "-" else args.input, data)
+    if version_of(data) != 1:
+        _info_latent("<stdin>" if args.input == "-" else args.input, data)
         return 0
     header, payload, net, groups = siren_decoder.parse(data)
     print(f"file: {args.input} ({len(data)} bytes, format version {data[4]})")
@@ -189,7 +203,7 @@ def _encoder_options(enc: argparse.ArgumentParser) -> None:
                      help="speed/quality trade-off; gpu: the long schedule on a CUDA GPU "
                           "(--arch latent) (default: %(default)s)")
     enc.add_argument("--arch", choices=sorted(ARCH_OPTIONS), default="latent",
-                     help="latent: format v2, latents decoded by PRANC-coded networks; "
+                     help="latent: format v3, latents decoded by PRANC-coded networks; "
                           "siren: format v1, one SIREN (default: %(default)s)")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float,
@@ -276,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also print PSNR and MS-SSIM against this original")
     dec.add_argument("--quiet", action="store_true", help="print nothing but errors")
     dec.set_defaults(run=_decode)
+
+    upg = sub.add_parser("upgrade", help="rewrite a .prc file in the latest version",
+                         description="Rewrite a format v2 .prc file as v3: the same image, "
+                                     "pixel for pixel, in fewer bytes (nothing is fitted "
+                                     "again). A v3 file is copied as it is.")
+    upg.add_argument("input", help=".prc file to read (-: standard input)")
+    upg.add_argument("output", help=".prc file to write (-: standard output)")
+    upg.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    upg.set_defaults(run=_upgrade)
 
     info = sub.add_parser("info", help="print a .prc file's header",
                           description="Print every header field, the payload size and "

@@ -1,7 +1,7 @@
 """encode(image) -> .prc bytes and decode(.prc bytes) -> image: the one place that
 chooses between the format versions.
 
-Version 2 (the default, ``arch="latent"``): ``latent.encoder`` and
+Versions 2 and 3 (v3 written by default, ``arch="latent"``): ``latent.encoder`` and
 ``latent.rate`` fit latents and PRANC-coded networks with torch;
 ``latent.decoder`` decodes with numpy and numba. Version 1
 (``arch="siren"``): ``siren.encoder`` and ``siren.rate`` fit a SIREN;
@@ -19,6 +19,7 @@ from .errors import PrcFormatError, PrcTruncatedError
 from .fileformat import CHANNELS, MAGIC, MAX_PIXELS, MAX_SIDE, version_of
 from .latent import container
 from .latent import decoder as latent_decoder
+from .latent import upgrade as latent_upgrade
 from .latent import settings as latent_settings
 from .siren import bitstream
 from .siren import decoder as siren_decoder
@@ -84,7 +85,7 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
            arch: str = "latent", icc: bytes = b"", exif: bytes = b"", **overrides) -> bytes:
     """Fit, quantize and pack one uint8 (H, W, C) or (H, W) image; returns the .prc bytes.
 
-    ``arch="latent"`` writes format v2 (the rate follows the settings' lam,
+    ``arch="latent"`` writes format v3 (the rate follows the settings' lam,
     or ``quality``, or a target ``bpp`` or ``psnr``) with the image's ICC
     profile and EXIF block if given; ``arch="siren"`` writes v1, whose rate
     follows k, or ``bpp`` or ``psnr`` (see pranc_codec.siren.rate), and holds
@@ -149,8 +150,9 @@ def describe(fp: IO[bytes]) -> Described:
     and the decoder's caps checked, and in v2 the metadata sections, found by
     seeking past the others; PrcFormatError if the header is malformed. The
     rest of the file is ``check``'s and ``decode``'s to check."""
-    if version_of(fp.read(len(MAGIC) + 1)) == 2:
-        head, icc, exif = container.describe(fp)
+    version = version_of(fp.read(len(MAGIC) + 1))
+    if version != 1:
+        head, icc, exif = container.describe(fp, version)
         latent_decoder.check_caps(head)
         return Described(head.width, head.height, head.channels, icc, exif)
     header = bitstream.read_header(fp)
@@ -160,14 +162,22 @@ def describe(fp: IO[bytes]) -> Described:
 def check(data: bytes) -> None:
     """Every check of a .prc file that needs no decoding (layout, checksums, fields,
     caps); PrcFormatError says what is wrong."""
-    (latent_decoder if version_of(data) == 2 else siren_decoder).parse(data)
+    (latent_decoder if version_of(data) != 1 else siren_decoder).parse(data)
 
 
 def decode(data: bytes) -> np.ndarray:
     """The uint8 (H, W, C) image of a .prc file of any version; PrcFormatError if malformed."""
-    if version_of(data) == 2:
+    if version_of(data) != 1:
         return latent_decoder.decode(data)
     return siren_decoder.decode(data)
+
+
+def upgrade(data: bytes) -> bytes:
+    """A v2 file rewritten in the latest version, v3: the same pixels in fewer bytes
+    (a v3 file comes back as it is). Format v1 has no later form: ValueError."""
+    if version_of(data) == 1:
+        raise ValueError("a version 1 file (a SIREN) has no later version to take")
+    return latent_upgrade.upgrade(data)
 
 
 def decode_partial(data: bytes) -> np.ndarray | None:
@@ -176,7 +186,7 @@ def decode_partial(data: bytes) -> np.ndarray | None:
     (a blurred preview); None where too little is left to decode (a v1 file's
     payload is range-coded whole). Damage other than a cut is a PrcFormatError."""
     try:
-        if version_of(data) == 2:
+        if version_of(data) != 1:
             return latent_decoder.decode(data, partial=True)
         return siren_decoder.decode(data)
     except PrcTruncatedError:

@@ -18,7 +18,7 @@ from typing import IO
 from .errors import PrcFormatError, PrcTruncatedError
 
 MAGIC = b"PRNC"
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 
 # Caps of every version: no header can make a reader allocate or compute beyond these.
 MAX_SIDE = 16384
@@ -32,17 +32,37 @@ MAX_BASIS_VALUES = 1 << 28  # sum over basis groups of size * rank
 MAX_FILE_BYTES = 1 << 27
 
 
+VARINT = "V"  # a field code beside struct's: unsigned LEB128, 1..10 bytes, shortest form
+VARINT_MAX_BYTES = 10
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
-    code: str  # struct format character
+    code: str  # struct format character, or VARINT
     lo: float
     hi: float
     is_float: bool = False
 
 
+def code_bits(code: str) -> int:
+    """The bits a field of this code holds."""
+    return 64 if code == VARINT else 8 * struct.calcsize("<" + code)
+
+
 def int_field(name: str, code: str, lo: int = 0, hi: int | None = None) -> Field:
-    return Field(name, code, lo, (1 << (8 * struct.calcsize("<" + code))) - 1 if hi is None else hi)
+    return Field(name, code, lo, (1 << code_bits(code)) - 1 if hi is None else hi)
+
+
+def varint(value: int) -> bytes:
+    """The unsigned LEB128 bytes of a value in [0, 2^64): 7 bits a byte, low first,
+    the top bit set on every byte but the last."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def float_field(name: str, lo: float, hi: float) -> Field:
@@ -50,7 +70,7 @@ def float_field(name: str, lo: float, hi: float) -> Field:
 
 
 def table_bytes(table: tuple[Field, ...]) -> int:
-    """The packed size of a field table."""
+    """The packed size of a field table without varints."""
     return struct.calcsize("<" + "".join(f.code for f in table))
 
 
@@ -62,7 +82,8 @@ def _check_value(f: Field, value: float, where: str) -> None:
 
 
 def pack_unchecked(table: tuple[Field, ...], obj: object) -> bytes:
-    return b"".join(struct.pack("<" + f.code, getattr(obj, f.name)) for f in table)
+    return b"".join(varint(getattr(obj, f.name)) if f.code == VARINT
+                    else struct.pack("<" + f.code, getattr(obj, f.name)) for f in table)
 
 
 def pack_fields(table: tuple[Field, ...], obj: object, where: str = "") -> bytes:
@@ -101,9 +122,24 @@ class Reader:
     def table(self, table: tuple[Field, ...], what: str) -> dict:
         values = {}
         for f in table:
-            size = struct.calcsize("<" + f.code)
-            values[f.name] = struct.unpack("<" + f.code, self.take(size, what))[0]
+            if f.code == VARINT:
+                values[f.name] = self.varint(f"{f.name} in the {what}")
+            else:
+                size = struct.calcsize("<" + f.code)
+                values[f.name] = struct.unpack("<" + f.code, self.take(size, what))[0]
         return values
+
+    def varint(self, what: str) -> int:
+        """An unsigned LEB128 value in [0, 2^64), in its shortest form."""
+        value = 0
+        for i in range(VARINT_MAX_BYTES):
+            (byte,) = self.take(1, what)
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                if (byte == 0 and i > 0) or value >> 64:
+                    raise PrcFormatError(f"{what}: not a shortest-form 64-bit varint")
+                return value
+        raise PrcFormatError(f"{what}: a varint longer than {VARINT_MAX_BYTES} bytes")
 
 
 def validate_fields(table: tuple[Field, ...], values: dict, where: str = "") -> None:

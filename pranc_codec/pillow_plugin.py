@@ -2,15 +2,15 @@
 
 Registered when ``pranc_codec`` is imported, and built as Pillow's own
 plugins are: opening reads the header only (mode and size, the decoder's
-caps checked) and, in v2, the colour profile and EXIF sections, found by
+caps checked) and, in v2 and v3, the colour profile and EXIF sections, found by
 seeking past the others; ``load()`` reads the whole file, checks its CRCs
 and decodes it. Broken data raises a ``PrcFormatError``, an ``OSError``
-as Pillow's own errors are. With ``ImageFile.LOAD_TRUNCATED_IMAGES`` a v2
+as Pillow's own errors are. With ``ImageFile.LOAD_TRUNCATED_IMAGES`` a v2 or v3
 file cut short decodes from the latent grids that are whole (see
 ``codec.decode_partial``). Saving takes the encoder's settings as keyword
 arguments (``preset``, ``bpp``, ``lam``, ``iterations``, ``seed``, ...;
 ``arch="siren"`` with ``psnr``, ``k``, ``steps``, ``width``, ... for v1); a
-v2 file keeps the image's colour profile and EXIF block unless
+v3 file keeps the image's colour profile and EXIF block unless
 ``strip=True``.
 """
 from __future__ import annotations

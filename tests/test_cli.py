@@ -47,16 +47,30 @@ def test_encode_info_decode(tmp_path, png, capsys):
 
 
 def test_latent_encode_info_decode(tmp_path, png, capsys):
-    prc, out = tmp_path / "v2.prc", tmp_path / "v2.png"
+    prc, out = tmp_path / "v3.prc", tmp_path / "v3.png"
     assert main(["encode", str(png), str(prc), *LATENT_QUICK, "--lam", "0.003"]) == 0
     reported = capsys.readouterr().out.split("PSNR ")[1].split(" dB")[0]
     assert main(["info", str(prc)]) == 0
     info = capsys.readouterr().out
-    for name in ("format version 2", "levels", "syn_width", "arm_context", "group 0",
-                 "latent grid 1", "coefficients", "bits per pixel"):
+    for name in ("format version 3", "levels", "syn_width", "arm_context", "group 0",
+                 "latent grids: ", "in one stream", "coefficients", "bits per pixel"):
         assert name in info
     assert main(["decode", str(prc), str(out), "--compare", str(png)]) == 0
     assert f"PSNR {reported} dB" in capsys.readouterr().out
+
+
+def test_upgrade_rewrites_a_v2_file_as_v3(tmp_path, capsys):
+    from tests.conftest import DATA
+
+    out = tmp_path / "v3.prc"
+    assert main(["upgrade", str(DATA / "v2_24x20.prc"), str(out)]) == 0
+    assert "format version 3" in capsys.readouterr().out
+    assert out.read_bytes() == (DATA / "v3_24x20.prc").read_bytes()
+    assert main(["info", str(DATA / "v2_24x20.prc")]) == 0
+    assert "latent grid 1: " in capsys.readouterr().out  # v2: a stream per grid
+    assert main(["upgrade", str(DATA / "v1_16x12.prc"), str(tmp_path / "v1.prc")]) == 1
+    assert "version 1" in one_line_error(capsys)
+    assert not (tmp_path / "v1.prc").exists()
 
 
 def test_options_of_the_other_arch_are_refused(tmp_path, png, capsys):

@@ -48,7 +48,12 @@ def test_stdin_to_stdout_for_every_command(monkeypatch, png, capsys):
     monkeypatch.undo()  # stdout back to capsys, for info's report
     monkeypatch.setattr(sys, "stdin", Pipe(prc))
     assert main(["info", "-"]) == 0
-    assert "format version 2" in capsys.readouterr().out
+    assert "format version 3" in capsys.readouterr().out
+    upgraded = Pipe()
+    monkeypatch.setattr(sys, "stdin", Pipe(prc))
+    monkeypatch.setattr(sys, "stdout", upgraded)
+    assert main(["upgrade", "-", "-"]) == 0
+    assert upgraded.buffer.getvalue() == prc  # already the latest version
 
 
 def test_unwritable_output_fails_before_the_fit(tmp_path, png, capsys, monkeypatch):

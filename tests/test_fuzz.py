@@ -22,6 +22,8 @@ from tests.conftest import DATA
 
 VALID = (DATA / "v1_16x12.prc").read_bytes()
 VALID_V2 = (DATA / "v2_24x20.prc").read_bytes()
+VALID_V3 = (DATA / "v3_24x20.prc").read_bytes()
+LATENT = {2: VALID_V2, 3: VALID_V3}
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 # A decode of anything within the caps of a small file takes milliseconds; a
 # case this slow means a header made the decoder do far more than it should.
@@ -50,7 +52,7 @@ def decodes_or_refuses(data: bytes) -> str:
             assert decode is codec.decode_partial
             outcomes.append("nothing left")
             continue
-        header = (container.unpack(data, partial=True).head if data[4] == 2
+        header = (container.unpack(data, partial=True).head if data[4] in LATENT
                   else bitstream.unpack(data)[0])
         assert image.dtype == np.uint8
         assert image.shape == (header.height, header.width, header.channels)
@@ -98,7 +100,7 @@ def _field_values(table, draw):
                 st.floats(float(np.float32(f.lo)), float(np.float32(f.hi)), width=32),
                 st.floats(width=32, allow_nan=True, allow_infinity=True)))
         else:
-            bits = 8 * struct.calcsize("<" + f.code)
+            bits = fileformat.code_bits(f.code)
             signed = f.code.islower()  # struct's signed integer codes
             low, top = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
             values[f.name] = draw(st.one_of(st.integers(int(f.lo), int(min(f.hi, 64))),
@@ -164,7 +166,7 @@ def test_valid_header_random_payload(data):
     event(decodes_or_refuses(data))
 
 
-@pytest.mark.parametrize("valid", [VALID, VALID_V2], ids=["v1", "v2"])
+@pytest.mark.parametrize("valid", [VALID, VALID_V2, VALID_V3], ids=["v1", "v2", "v3"])
 def test_every_truncation_of_a_real_file(valid):
     outcomes = {decodes_or_refuses(valid[:n]) for n in range(len(valid))}
     assert outcomes == {"refused"}
@@ -177,10 +179,10 @@ def test_garbage(n):
     assert decodes_or_refuses(np.random.default_rng(n).bytes(n)) == "refused"
 
 
-# Format v2: the same three strategies over its sections.
+# Formats v2 and v3: the same three strategies over their sections.
 
 def _sections_of(data: bytes) -> list[tuple[bytes, int, bytes]]:
-    """(type, flags, body) of every section of a well-formed v2 file."""
+    """(type, flags, body) of every section of a well-formed v2 or v3 file."""
     out, pos = [], 5
     while pos < len(data):
         kind, (flags, length) = data[pos:pos + 4], struct.unpack("<BI", data[pos + 4:pos + 9])
@@ -189,51 +191,58 @@ def _sections_of(data: bytes) -> list[tuple[bytes, int, bytes]]:
     return out
 
 
-def _v2_file(sections) -> bytes:
-    return VALID_V2[:5] + b"".join(container.section(k, b, bool(f & container.CRITICAL))
-                                   for k, f, b in sections)
+def _latent_file(version: int, sections) -> bytes:
+    return LATENT[version][:5] + b"".join(container.section(k, b, bool(f & container.CRITICAL))
+                                          for k, f, b in sections)
 
 
 @FUZZ
-@given(EDITS, st.booleans(), st.integers(0, 20))
-def test_v2_mutated_file(edits, fix_crc, which):
+@pytest.mark.parametrize("version", [2, 3])
+@given(edits=EDITS, fix_crc=st.booleans(), which=st.integers(0, 20))
+def test_latent_mutated_file(version, edits, fix_crc, which):
     """Edits of the raw file, or of one section's body with its CRC recomputed
     (so the section and header checks, not the CRC, must stop them)."""
     if fix_crc:
-        sections = _sections_of(VALID_V2)
+        sections = _sections_of(LATENT[version])
         i = which % len(sections)
         kind, flags, body = sections[i]
         sections[i] = (kind, flags, apply(body, edits))
-        data = _v2_file(sections)
+        data = _latent_file(version, sections)
     else:
-        data = apply(VALID_V2, edits)
+        data = apply(LATENT[version], edits)
     event(decodes_or_refuses(data))
 
 
 @st.composite
-def hostile_v2_files(draw):
+def hostile_latent_files(draw, version: int):
     """Valid CRCs around arbitrary HEAD and group values, sections in any order."""
-    head = _field_values(container.HEAD_FIELDS, draw)
-    groups = [_field_values(container.NET_GROUP_FIELDS, draw) for _ in range(draw(st.integers(0, 4)))]
+    head_fields, group_fields = container.FIELDS[version]
+    head = _field_values(head_fields, draw)
+    groups = [_field_values(group_fields, draw) for _ in range(draw(st.integers(0, 4)))]
     nets = bytes([len(groups)]) + b"".join(
-        fileformat.pack_unchecked(container.NET_GROUP_FIELDS, SimpleNamespace(**g)) for g in groups)
-    sections = [(b"HEAD", 1, fileformat.pack_unchecked(container.HEAD_FIELDS, SimpleNamespace(**head))),
+        fileformat.pack_unchecked(group_fields, SimpleNamespace(**g)) for g in groups)
+    sections = [(b"HEAD", 1, fileformat.pack_unchecked(head_fields, SimpleNamespace(**head))),
                 (b"NETS", 1, nets + draw(st.binary(max_size=64)))]
-    for _ in range(draw(st.integers(0, 8))):
-        sections.append((b"LATG", 1, bytes([draw(st.integers(0, 12))]) + draw(st.binary(max_size=32))))
+    for _ in range(draw(st.integers(0, 8 if version == 2 else 2))):
+        if version == 2:
+            sections.append((b"LATG", 1, bytes([draw(st.integers(0, 12))])
+                             + draw(st.binary(max_size=32))))
+        else:
+            sections.append((b"LATS", 1, draw(st.binary(max_size=64))))
     if draw(st.booleans()):
         sections = draw(st.permutations(sections))
-    return _v2_file(sections + [(b"DONE", 1, b"")])
+    return _latent_file(version, sections + [(b"DONE", 1, b"")])
 
 
 @FUZZ
-@given(hostile_v2_files())
-def test_v2_hostile_header_with_valid_crc(data):
-    event(decodes_or_refuses(data))
+@pytest.mark.parametrize("version", [2, 3])
+@given(data=st.data())
+def test_latent_hostile_header_with_valid_crc(version, data):
+    event(decodes_or_refuses(data.draw(hostile_latent_files(version))))
 
 
 @st.composite
-def consistent_v2_files(draw):
+def consistent_latent_files(draw, version: int):
     """Headers and groups that pass every check, random coefficient and latent payloads."""
     from pranc_codec.latent.architecture import Architecture
 
@@ -253,13 +262,16 @@ def consistent_v2_files(draw):
             step_exp=draw(st.integers(-16, 4)), laplace=draw(st.integers(1, 65535)),
             qmax=draw(st.integers(0, 32767))))
     words = st.binary(max_size=64).map(lambda b: b[:len(b) // 4 * 4])
-    return container.pack(container.FileV2(
-        head, tuple(groups), draw(words), tuple(draw(words) for _ in range(head.levels))))
+    streams = head.levels if version == 2 else 1
+    return container.pack(container.LatentFile(
+        head, tuple(groups), draw(words), tuple(draw(words) for _ in range(streams)),
+        version=version))
 
 
 @FUZZ
-@given(consistent_v2_files())
-def test_v2_valid_header_random_payload(data):
+@pytest.mark.parametrize("version", [2, 3])
+@given(data=st.data())
+def test_latent_valid_header_random_payload(version, data):
     """Past every header check, the coefficient decoder, the entropy model and
     the synthesis see garbage."""
-    event(decodes_or_refuses(data))
+    event(decodes_or_refuses(data.draw(consistent_latent_files(version))))

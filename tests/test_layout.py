@@ -154,4 +154,4 @@ def test_the_wheel_installs_beside_the_torch_it_finds_and_runs(wheel, tmp_path):
     Image.fromarray(np.asarray(Image.open(DATA / "v2_24x20.png"))[:12, :16]).save(tiny)
     run([command, "encode", str(tiny), str(tmp_path / "tiny.prc"), "--preset", "fast",
          "--iterations", "5", "--quiet"], cwd=tmp_path)
-    assert (tmp_path / "tiny.prc").read_bytes()[:5] == b"PRNC\x02"
+    assert (tmp_path / "tiny.prc").read_bytes()[:5] == b"PRNC\x03"

@@ -6,22 +6,21 @@ from PIL import Image, ImageFile
 
 import pranc_codec
 from pranc_codec import PrcFormatError, codec
-from pranc_codec.fileformat import table_bytes
 from pranc_codec.latent import container
 from pranc_codec.siren import bitstream
 from tests.conftest import DATA
 
 
-@pytest.fixture(params=["v1", "v2"])
+@pytest.fixture(params=["v1", "latent"])
 def saved(request, photo, tiny_settings, latent_tiny, tmp_path):
-    path = tmp_path / "photo.prc"
+    path = tmp_path / f"{request.param}.prc"
     Image.fromarray(photo).save(path, **(tiny_settings if request.param == "v1" else latent_tiny))
     return path
 
 
 def test_save_by_extension_and_open(saved, photo):
     data = saved.read_bytes()
-    assert data[:4] == b"PRNC" and data[4] in (1, 2)
+    assert data[:4] == b"PRNC" and data[4] == (1 if "v1" in saved.name else 3)
     with Image.open(saved) as img:
         assert (img.format, img.mode, img.size) == ("PRC", "RGB", (48, 40))
         pixels = np.asarray(img)
@@ -70,11 +69,11 @@ def test_other_formats_unaffected(photo):
 # Pillow's conventions, tested as Pillow tests its own plugins (Tests/test_file_png.py):
 # against the committed reference files of both versions, and beside PNG.
 
-REFERENCES = ["v1_16x12", "v2_24x20", "v2_24x20_metadata"]
+REFERENCES = ["v1_16x12", "v2_24x20", "v2_24x20_metadata", "v3_24x20"]
 
 
 def reference(name: str) -> tuple[bytes, np.ndarray]:
-    png = "v2_24x20" if name.startswith("v2") else name
+    png = "v2_24x20" if name[:2] in ("v2", "v3") else name  # v3: the v2 file upgraded
     return (DATA / f"{name}.prc").read_bytes(), np.asarray(Image.open(DATA / f"{png}.png"))
 
 
@@ -82,7 +81,7 @@ def header_bytes(data: bytes) -> int:
     """The bytes that say a file's mode and size: v1's header, v2's HEAD section."""
     if data[4] == 1:
         return bitstream.overhead_bytes(len(bitstream.unpack(data)[0].groups)) - 4
-    return 5 + 13 + table_bytes(container.HEAD_FIELDS)
+    return container.layout(data)[0][1]  # the end of HEAD
 
 
 class CountingIO(io.BytesIO):
@@ -105,7 +104,7 @@ def test_open_reads_the_header_and_load_decodes(name):
     with Image.open(fp) as img:
         assert img.size == expected.shape[1::-1] and img.mode == "RGB"
         header = header_bytes(data)
-        if name.startswith("v2"):  # the metadata, a header and CRC per other section
+        if name[:2] in ("v2", "v3"):  # the metadata, a header and CRC per other section
             header += len(b"".join(codec.describe(io.BytesIO(data))[3:])) \
                 + 13 * (len(container.layout(data)) - 1)
         # and Pillow's 16-byte prefix, and the magic bytes read again
@@ -168,18 +167,24 @@ def test_damage_past_the_header_is_found_by_load_and_verify(name):
             img.verify()
 
 
+def truncated_previews(data: bytes, cuts, shape: tuple, monkeypatch) -> list[np.ndarray]:
+    """What Pillow with LOAD_TRUNCATED_IMAGES gives of the file cut at each of ``cuts``."""
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    previews = []
+    for cut in cuts:
+        with Image.open(io.BytesIO(data[:cut])) as img:
+            previews.append(np.asarray(img))
+        assert previews[-1].shape == shape
+    return previews
+
+
 def test_load_truncated_images_gives_a_preview_from_the_whole_grids(monkeypatch):
     data, expected = reference("v2_24x20")
     full = pranc_codec.decode(data)
     ends = dict((kind, end) for kind, end in container.layout(data) if kind != b"LATG")
     grid_ends = [end for kind, end in container.layout(data) if kind == b"LATG"]
     cuts = [ends[b"NETS"]] + grid_ends[:-1] + [grid_ends[-1], len(data) - 1]
-    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
-    previews = []
-    for cut in cuts:
-        with Image.open(io.BytesIO(data[:cut])) as img:
-            previews.append(np.asarray(img))
-        assert previews[-1].shape == expected.shape
+    previews = truncated_previews(data, cuts, expected.shape, monkeypatch)
     # every grid whole, only DONE missing: the full image; fewer grids, a preview
     # that the next grid makes no worse
     assert np.array_equal(previews[-1], full) and np.array_equal(previews[-2], full)
@@ -192,6 +197,18 @@ def test_load_truncated_images_gives_a_preview_from_the_whole_grids(monkeypatch)
     # a cut before the networks are whole leaves nothing to decode: blank too
     with Image.open(io.BytesIO(data[:ends[b"NETS"] - 1])) as img:
         assert not np.asarray(img).any()
+
+
+def test_load_truncated_images_gives_a_preview_from_v3s_stream(monkeypatch):
+    data, expected = reference("v3_24x20")
+    full = pranc_codec.decode(data)
+    ends = dict(container.layout(data))
+    previews = truncated_previews(data, range(ends[b"NETS"], len(data)), expected.shape,
+                                  monkeypatch)
+    errors = [np.abs(p.astype(int) - full.astype(int)).mean() for p in previews]
+    # the networks alone: the mean; the whole stream (its CRC or DONE missing): the image
+    assert errors[0] > 0 and errors[ends[b"LATS"] - 4 - ends[b"NETS"]] == 0 and errors[-1] == 0
+    assert len(set(errors)) > 2  # grids come in as the stream does
 
 
 def test_max_image_pixels_keeps_working(monkeypatch):

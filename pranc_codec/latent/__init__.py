@@ -1,4 +1,5 @@
-"""Format v2, the default: a pyramid of integer latent grids, a synthesis
+"""Formats v2 and v3 (the default; v3 codes the same representation in
+fewer bytes): a pyramid of integer latent grids, a synthesis
 network and an autoregressive entropy model, the networks PRANC-coded.
 
 Decoding (numpy and numba, never torch): ``container`` -> ``decoder``, which

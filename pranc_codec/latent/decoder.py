@@ -1,8 +1,9 @@
-"""Decoding format v2: sections -> network weights -> latents -> pixels (numpy, numba).
+"""Decoding formats v2 and v3: sections -> network weights -> latents -> pixels (numpy, numba).
 
 The networks' coefficients are range-decoded as v1's (``basis.coefficients``),
-turned into integer weights (``basis.netweights``); each latent grid is decoded
-by the fixed-point entropy model (``entropy_model``), coarsest first; the grids
+turned into integer weights (``basis.netweights``); the latent grids are decoded
+by the fixed-point entropy model (``entropy_model``) at the file version's
+precision, coarsest first; the grids
 are upsampled (``grids``) and the synthesis (``synthesis``) renders the image
 a band of rows at a time. No torch anywhere.
 """
@@ -19,7 +20,7 @@ from ..errors import PrcFormatError
 from ..fileformat import check_image
 from . import container, entropy_model
 from .architecture import Architecture
-from .container import FileV2, Head
+from .container import Head, LatentFile
 from .entropy_model import ArmShape
 from .grids import features, grid_shapes
 from .synthesis import render
@@ -55,7 +56,7 @@ def check_caps(h: Head) -> Architecture:
     return arch
 
 
-def int_groups(f: FileV2, arch: Architecture) -> list[IntGroup]:
+def int_groups(f: LatentFile, arch: Architecture) -> list[IntGroup]:
     """The header's groups laid over the flat vector, which they must cover exactly."""
     if sum(g.size for g in f.groups) != arch.n_params:
         raise PrcFormatError(f"groups cover {sum(g.size for g in f.groups)} parameters but "
@@ -67,37 +68,57 @@ def int_groups(f: FileV2, arch: Architecture) -> list[IntGroup]:
     return out
 
 
-def weights(f: FileV2, arch: Architecture, groups: list[IntGroup]) -> np.ndarray:
+def weights(f: LatentFile, arch: Architecture, groups: list[IntGroup]) -> np.ndarray:
     """The integer flat weight vector (multiples of 2^-16) a file holds."""
     ints = coefficients.decode(f.net_payload, [(g.laplace, g.qmax) for g in f.groups],
                           [g.n_coeffs for g in groups])
     return netweights.theta_int(f.head.seed, groups, arch.init_exps(), ints)
 
 
-def decode_latents(f: FileV2, arm: ArmShape, arm_weights: np.ndarray,
+def decode_latents(f: LatentFile, arm: ArmShape, arm_weights: np.ndarray,
                    threads: int = 1) -> list[np.ndarray]:
     """Every grid's integers as float32 (what the upsampling reads, converted once
     rather than per band of rows), finest first; a grid the file lacks (cut
-    short) at the entropy model's mean. Each grid's stream stands alone, so
-    ``threads`` of them decode at once (the finest is most of the work)."""
+    short) at the entropy model's mean. A v2 file's grids stand alone, so
+    ``threads`` of them decode at once; a v3 file's share one stream."""
     h = f.head
     shapes = grid_shapes(h.height, h.width, h.l0, h.levels)
+    precision = entropy_model.PRECISION[f.version]
 
-    def one(i: int) -> np.ndarray:
-        if f.grids[i] is None:
-            return entropy_model.mean_grid(*shapes[i], arm_weights, arm).astype(np.float32)
-        grid, problem = entropy_model.decode_grid(f.grids[i], *shapes[i], arm_weights, arm)
-        if problem:
-            raise PrcFormatError(f"latent grid {h.l0 + i}: its stream {problem}")
-        return grid.astype(np.float32)
+    def mean(i: int) -> np.ndarray:
+        return entropy_model.mean_grid(*shapes[i], arm_weights, arm, precision)
 
-    if threads > 1:
-        with ThreadPoolExecutor(min(threads, h.levels)) as pool:
-            return list(pool.map(one, range(h.levels)))
-    return [one(i) for i in range(h.levels)]
+    def problem(what: str, stream: str) -> PrcFormatError:
+        return PrcFormatError(f"latent {what}: its stream {stream}")
+
+    if f.version == 2:
+        def one(i: int) -> np.ndarray:
+            if f.streams[i] is None:
+                return mean(i).astype(np.float32)
+            (grid,), wrong, _ = entropy_model.decode_grids(f.streams[i], [shapes[i]], arm_weights,
+                                                           arm, precision)
+            if wrong:
+                raise problem(f"grid {h.l0 + i}", wrong)
+            return grid.astype(np.float32)
+
+        if threads > 1:
+            with ThreadPoolExecutor(min(threads, h.levels)) as pool:
+                return list(pool.map(one, range(h.levels)))
+        return [one(i) for i in range(h.levels)]
+    grids, wrong, whole = [], "is missing", 0
+    if f.streams[0] is not None:
+        grids, wrong, whole = entropy_model.decode_grids(f.streams[0], shapes[::-1], arm_weights,
+                                                         arm, precision)
+    if wrong and f.whole:
+        raise problem("grids", wrong)
+    if not wrong:
+        whole = h.levels
+    # a stream cut short: the grids decoded before it ran out, the finer ones at the mean
+    coarse = list(grids[:whole]) + [mean(i) for i in reversed(range(h.levels - whole))]
+    return [g.astype(np.float32) for g in coarse[::-1]]
 
 
-def parse(data: bytes, partial: bool = False) -> tuple[FileV2, Architecture, list[IntGroup]]:
+def parse(data: bytes, partial: bool = False) -> tuple[LatentFile, Architecture, list[IntGroup]]:
     """The file's sections, networks and coefficient groups, once every check that
     needs no decoding holds: sections and CRCs, fields, caps (``partial``: see
     container.unpack)."""
@@ -107,9 +128,9 @@ def parse(data: bytes, partial: bool = False) -> tuple[FileV2, Architecture, lis
 
 
 def decode(data: bytes, partial: bool = False) -> np.ndarray:
-    """The uint8 (H, W, C) image of a v2 file; PrcFormatError if it is malformed.
-    With ``partial``, a file cut short after its networks decodes from the
-    grids that are whole, the finer ones at the entropy model's mean."""
+    """The uint8 (H, W, C) image of a v2 or v3 file; PrcFormatError if it is
+    malformed. With ``partial``, a file cut short after its networks decodes
+    from the grids it holds whole, the finer ones at the entropy model's mean."""
     f, arch, groups = parse(data, partial)
     syn_theta, arm_theta = arch.split(weights(f, arch, groups))
     threads = numba.get_num_threads()  # the CPUs, or the one a batch worker is given

@@ -23,7 +23,7 @@ from ..basis.fitting import fake_quantize
 from ..basis.netweights import MAX_STEP_EXP, MIN_STEP_EXP
 from . import container, entropy_model, schedule
 from .architecture import Architecture
-from .container import FileV2, NetGroup
+from .container import LatentFile, NetGroup
 from .entropy_model import ArmShape
 from .fit import LatentFit
 from .grids import LATENT_MAX
@@ -196,21 +196,21 @@ def latent_ints(y: torch.Tensor, deadzone: float = 0.0) -> np.ndarray:
 
 
 def pack(fitted: Fitted, deadzone: float = 0.0) -> bytes:
-    """The v2 file of a fitted image (latents rounded with ``deadzone``, see latent_ints)."""
+    """The file of a fitted image (latents rounded with ``deadzone``, see latent_ints)."""
     lf, s = fitted.fit, fitted.settings
     q = quantize(lf.coeffs, fitted.step_exps)
     models = [coefficients.fit_laplace(x) for x in q]
     stepped = [replace(g, step_exp=e) for g, e in zip(lf.groups, fitted.step_exps)]
     theta = netweights.theta_int(s.seed, stepped, lf.arch.init_exps(), q)
     _, arm_theta = lf.arch.split(theta)
-    grids = tuple(entropy_model.encode_grid(latent_ints(y, deadzone), arm_theta, lf.arch.arm)
-                  for y in lf.latents)
+    streams = entropy_model.encode_grids([latent_ints(y, deadzone) for y in lf.latents], arm_theta,
+                                         lf.arch.arm, entropy_model.PRECISION[container.VERSION])
     groups = tuple(NetGroup(g.size, g.chunk, g.rank, e, t, qmax)
                    for g, e, (t, qmax) in zip(lf.groups, fitted.step_exps, models))
-    return container.pack(FileV2(head(s, *lf.image.shape), groups, coefficients.encode(q, models),
-                                 grids))
+    return container.pack(LatentFile(head(s, *lf.image.shape), groups,
+                                     coefficients.encode(q, models), tuple(streams)))
 
 
 def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -> bytes:
-    """The v2 file of a checked image at the settings' lambda."""
+    """The file of a checked image at the settings' lambda."""
     return pack(fit(image, s, s.lam, progress))

@@ -5,8 +5,12 @@ of up to 24 causal neighbours in the same grid (CONTEXT, nearest first;
 zero outside the grid). A small MLP (ReLU hidden layers) maps them to a
 mean mu and a log2-scale; the symbol is coded by rANS (``rans``) under a
 discretised Laplace distribution taken from a fixed table of integer CDFs
-indexed by the scale (in 1/8 steps of log2) and by mu's quarter phase, the
-integer part of mu being applied as a shift of the symbol.
+indexed by the scale (in 1/8 steps of log2) and by mu's phase (its
+fraction, in quarters in format v2 and sixteenths in v3), the integer part
+of mu being applied as a shift of the symbol. A v2 file codes each grid in
+its own stream, frequencies out of 2^20; a v3 file codes all grids in one
+stream, coarsest first, out of 2^22 (``Precision``: the v2 choices cost
+1-6 % of the latents' bits, measured by benchmarks.entropy_precision).
 
 Bit-exactness: the MLP runs on the integer weights of ``netweights``
 (multiples of 2^-16) with int64 activations at ACT_FRAC fractional bits and
@@ -19,6 +23,8 @@ network (``latent.networks``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from math import isqrt
 
 import numba
 import numpy as np
@@ -39,7 +45,6 @@ DELTA_MAX = 2 * LATENT_MAX  # symbols code latent - floor(mu) in [-DELTA_MAX, DE
 ALPHABET = 2 * DELTA_MAX + 1
 N_SCALES = 96
 SCALE_ZERO = 40  # scale index of b = 1: b = 2^((s - SCALE_ZERO) / 8)
-PHASES = 4
 LOG2_SCALE_MIN = -SCALE_ZERO / 8
 LOG2_SCALE_MAX = (N_SCALES - 1 - SCALE_ZERO) / 8
 # round(exp(-1 / (8 b_s)) * 2^30): a Laplace of scale b_s decays by this
@@ -83,42 +88,73 @@ class ArmShape:
                                for o, i in self.layer_shapes()])
 
 
-def _cdf_tables() -> np.ndarray:
-    """(N_SCALES, PHASES, ALPHABET + 1) int64 CDFs out of 2^PROB_BITS, integers only.
+def _cdf_tables(phase_bits: int, prob_bits: int) -> np.ndarray:
+    """(N_SCALES, 2^phase_bits, ALPHABET + 1) int64 CDFs out of 2^prob_bits, integers only.
 
-    Symbol d (latent - floor(mu)) with mu's quarter phase f covers the bin
-    [d - f/4 - 1/2, d - f/4 + 1/2] around mu, in eighths [8d - 2f - 4, 8d - 2f + 4].
-    The Laplace CDF at e eighths is tau^-e / 2 for e <= 0 and 1 - tau^e / 2
-    above, with tau^k by repeated 30-bit fixed-point products. Each symbol
-    gets 1 + floor(mass * (2^PROB_BITS - ALPHABET) / 2^30), the most likely one
-    the remainder.
+    With P = 2^phase_bits phases and unit u = 1/(2P) of a latent step, symbol
+    d (latent - floor(mu)) with mu's phase f covers the bin [d - f/P - 1/2,
+    d - f/P + 1/2] around mu, in units [2P d - 2f - P, 2P d - 2f + P]. The
+    Laplace CDF at e units is tau^-e / 2 for e <= 0 and 1 - tau^e / 2 above,
+    with tau^k by repeated 30-bit fixed-point products: tau is TAU for P = 4
+    (u = 1/8) and its integer square root, scaled, for P = 16 (u = 1/32,
+    tau = TAU^(1/4)). Each symbol gets 1 + floor(mass * (2^prob_bits -
+    ALPHABET) / 2^30), the most likely one the remainder.
     """
-    reach = 8 * DELTA_MAX + 2 * PHASES + 4
+    phases = 1 << phase_bits
+    tau = TAU.copy()
+    for _ in range((phases // 4).bit_length() - 1):  # every halving of the unit
+        tau = np.array([isqrt(int(t) << 30) for t in tau], dtype=np.int64)
+    reach = 2 * phases * DELTA_MAX + 3 * phases
     powers = np.empty((N_SCALES, reach + 1), dtype=np.int64)
     powers[:, 0] = ONE
     for k in range(1, reach + 1):
-        powers[:, k] = (powers[:, k - 1] * TAU) >> 30
+        powers[:, k] = (powers[:, k - 1] * tau) >> 30
     d = np.arange(-DELTA_MAX, DELTA_MAX + 1, dtype=np.int64)
-    tables = np.empty((N_SCALES, PHASES, ALPHABET + 1), dtype=np.int64)
-    spare = (1 << rans.PROB_BITS) - ALPHABET
-    for f in range(PHASES):
-        edges = np.concatenate([8 * d - 2 * f - 4, [8 * DELTA_MAX - 2 * f + 4]])
+    tables = np.empty((N_SCALES, phases, ALPHABET + 1), dtype=np.int64)
+    spare = (1 << prob_bits) - ALPHABET
+    for f in range(phases):
+        edges = np.concatenate([2 * phases * d - 2 * f - phases,
+                                [2 * phases * DELTA_MAX - 2 * f + phases]])
         below = np.where(edges <= 0, powers[:, np.abs(edges)] >> 1,
                          ONE - (powers[:, np.abs(edges)] >> 1))
         below[:, 0], below[:, -1] = 0, ONE
         freq = 1 + ((np.diff(below, axis=1) * spare) >> 30)
         top = np.argmax(freq, axis=1)
-        freq[np.arange(N_SCALES), top] += (1 << rans.PROB_BITS) - freq.sum(axis=1)
+        freq[np.arange(N_SCALES), top] += (1 << prob_bits) - freq.sum(axis=1)
         tables[:, f, 0] = 0
         tables[:, f, 1:] = np.cumsum(freq, axis=1)
     return tables
 
 
-CDF = _cdf_tables()
+@dataclass(frozen=True)
+class Precision:
+    """How a format version quantises each latent's distribution and codes it."""
+
+    phase_bits: int  # mu in steps of 2^-phase_bits
+    prob_bits: int  # frequencies out of 2^prob_bits
+    one_stream: bool  # all grids in one rANS stream (v3) or one stream each (v2)
+
+    @property
+    def phases(self) -> int:
+        return 1 << self.phase_bits
+
+    @property
+    def cdf(self) -> np.ndarray:
+        return _cdf(self.phase_bits, self.prob_bits)
+
+
+@cache
+def _cdf(phase_bits: int, prob_bits: int) -> np.ndarray:
+    return _cdf_tables(phase_bits, prob_bits)
+
+
+PRECISION = {2: Precision(2, 20, False), 3: Precision(4, 22, True)}
+
+
 
 
 @numba.njit(cache=True)
-def _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2):
+def _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2, phase_bits):
     """(table row scale, phase, floor(mu)) of latent (y, x) given the values before it."""
     rows, cols = values.shape
     for i in range(n_ctx):
@@ -139,9 +175,11 @@ def _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2):
             out[o] = acc
         pos += n_out * n_in + n_out
         n_in, src = n_out, out
-    mu_q = min(max((src[0] + 32) >> 6, -4 * LATENT_MAX), 4 * LATENT_MAX)
+    shift = ACT_FRAC - phase_bits
+    mu_q = min(max((src[0] + (1 << (shift - 1))) >> shift, -LATENT_MAX << phase_bits),
+               LATENT_MAX << phase_bits)
     scale = min(max(((src[1] + 16) >> 5) + SCALE_ZERO, 0), N_SCALES - 1)
-    return scale, mu_q & 3, mu_q >> 2
+    return scale, mu_q & ((1 << phase_bits) - 1), mu_q >> phase_bits
 
 
 @numba.njit(cache=True)
@@ -152,82 +190,127 @@ def _scratch(n_ctx, width):
 
 
 @numba.njit(cache=True)
-def _symbols(values, w, n_ctx, width, layers, cdf):
+def _symbols(values, w, n_ctx, width, layers, cdf, phase_bits):
+    """(start, frequency) of every latent of a grid, in raster order."""
     rows, cols = values.shape
     starts = np.empty(rows * cols, dtype=np.int64)
     freqs = np.empty(rows * cols, dtype=np.int64)
     ctx, h, h2 = _scratch(n_ctx, width)
     for y in range(rows):
         for x in range(cols):
-            scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
+            scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2,
+                                            phase_bits)
             s = values[y, x] - m + DELTA_MAX
             starts[y * cols + x] = cdf[scale, phase, s]
             freqs[y * cols + x] = cdf[scale, phase, s + 1] - cdf[scale, phase, s]
     return starts, freqs
 
 
-@numba.njit(cache=True, nogil=True)  # grids decode in threads
-def _decode(words, rows, cols, w, n_ctx, width, layers, cdf):
-    """The grid's values and a status: 0 ok, 1 stream ends early, 2 value out of range,
-    3 stream does not end where the grid does."""
-    values = np.zeros((rows, cols), dtype=np.int64)
+@numba.njit(cache=True, nogil=True)  # v2's grids decode in threads
+def _decode(words, shapes, w, n_ctx, width, layers, cdf, phase_bits, prob_bits, lenient):
+    """Grids of the given shapes from one stream, in that order, as one flat array;
+    a status: 0 ok, 1 stream ends early, 2 value out of range, 3 stream does not
+    end where the grids do; and how many grids were decoded before the stream
+    first had no word to give (all of them where it never ran short)."""
+    total = 0
+    for k in range(shapes.shape[0]):
+        total += shapes[k, 0] * shapes[k, 1]
+    flat = np.zeros(total, dtype=np.int64)
     ctx, h, h2 = _scratch(n_ctx, width)
     x_state, pos = rans.decoder_start(words)
     if x_state < 0:
-        return values, 1
-    for y in range(rows):
-        for x in range(cols):
-            scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
-            s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase])
-            if x_state < 0:
-                return values, 1
-            v = s - DELTA_MAX + m
-            if v < -LATENT_MAX or v > LATENT_MAX:
-                return values, 2
-            values[y, x] = v
-    if x_state != rans.STATE_LOW or pos != words.size:
-        return values, 3
-    return values, 0
+        return flat, 1, 0
+    whole, offset = shapes.shape[0], 0
+    for k in range(shapes.shape[0]):
+        rows, cols = shapes[k, 0], shapes[k, 1]
+        values = flat[offset:offset + rows * cols].reshape(rows, cols)
+        offset += rows * cols
+        for y in range(rows):
+            for x in range(cols):
+                scale, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers,
+                                                h, h2, phase_bits)
+                s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase],
+                                                     prob_bits, lenient)
+                if x_state < 0:
+                    return flat, 1, 0
+                if x_state < rans.STATE_LOW:  # only lenient streams get here
+                    whole = min(whole, k)
+                v = s - DELTA_MAX + m
+                if v < -LATENT_MAX or v > LATENT_MAX:
+                    return flat, 2, min(whole, k)
+                values[y, x] = v
+    end = rans.START_V3 if lenient else rans.STATE_LOW
+    if x_state != end or pos != words.size:
+        return flat, 3, whole
+    return flat, 0, whole
 
 
-@numba.njit(cache=True, nogil=True)  # grids decode in threads
-def _mean(rows, cols, w, n_ctx, width, layers):
+@numba.njit(cache=True, nogil=True)
+def _mean(rows, cols, w, n_ctx, width, layers, phase_bits):
     """Every latent at its distribution's mean rounded (the most likely value), in
     raster order, each from the means before it."""
     values = np.zeros((rows, cols), dtype=np.int64)
     ctx, h, h2 = _scratch(n_ctx, width)
+    half = 1 << (phase_bits - 1)
     for y in range(rows):
         for x in range(cols):
-            _, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2)
-            values[y, x] = min(max(m + (phase >= 2), -LATENT_MAX), LATENT_MAX)
+            _, phase, m = _distribution(values, y, x, ctx, w, n_ctx, width, layers, h, h2,
+                                        phase_bits)
+            values[y, x] = min(max(m + (phase >= half), -LATENT_MAX), LATENT_MAX)
     return values
 
 
-def mean_grid(rows: int, cols: int, weights: np.ndarray, arm: ArmShape) -> np.ndarray:
+def _ints(weights: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(weights, dtype=np.int64)
+
+
+def mean_grid(rows: int, cols: int, weights: np.ndarray, arm: ArmShape,
+              precision: Precision) -> np.ndarray:
     """A grid the file does not hold (it was cut short), taken at the entropy model's
     mean: what the model expects of each latent given the ones before it."""
-    return _mean(rows, cols, np.ascontiguousarray(weights, dtype=np.int64),
-                 arm.context, arm.width, arm.layers)
+    return _mean(rows, cols, _ints(weights), arm.context, arm.width, arm.layers,
+                 precision.phase_bits)
 
 
-def encode_grid(values: np.ndarray, weights: np.ndarray, arm: ArmShape) -> bytes:
-    """The rANS words of one grid of integers in [-LATENT_MAX, LATENT_MAX]."""
-    starts, freqs = _symbols(np.ascontiguousarray(values, dtype=np.int64),
-                             np.ascontiguousarray(weights, dtype=np.int64),
-                             arm.context, arm.width, arm.layers, CDF)
-    return rans.encode_reversed(starts, freqs).astype("<u4").tobytes()
+def symbols(values: np.ndarray, weights: np.ndarray, arm: ArmShape,
+            precision: Precision) -> tuple[np.ndarray, np.ndarray]:
+    """(start, frequency) of each latent of a grid under the fixed-point model, in
+    raster order: what rANS codes."""
+    return _symbols(_ints(values), _ints(weights), arm.context, arm.width, arm.layers,
+                    precision.cdf, precision.phase_bits)
+
+
+def encode_grids(grids: list[np.ndarray], weights: np.ndarray, arm: ArmShape,
+                 precision: Precision) -> list[bytes]:
+    """The rANS words of a file's grids of integers in [-LATENT_MAX, LATENT_MAX],
+    given finest first: one stream per grid, in that order, or
+    (``precision.one_stream``) one stream of them all, coarsest first."""
+    coded = [symbols(g, weights, arm, precision) for g in grids]
+    if precision.one_stream:
+        coded = [tuple(np.concatenate(parts) for parts in zip(*coded[::-1]))]
+    start = rans.START_V3 if precision.one_stream else rans.STATE_LOW
+    return [rans.encode_reversed(starts, freqs, precision.prob_bits, start)
+            .astype("<u4").tobytes() for starts, freqs in coded]
 
 
 DECODE_ERRORS = {1: "ends early", 2: "decodes to a latent out of range",
-                 3: "does not end where its grid does"}
+                 3: "does not end where its grids do"}
 
 
-def decode_grid(data: bytes, rows: int, cols: int, weights: np.ndarray,
-                arm: ArmShape) -> tuple[np.ndarray, str | None]:
-    """The grid's values, and None or what is wrong with the stream."""
+def decode_grids(data: bytes, shapes: list[tuple[int, int]], weights: np.ndarray,
+                 arm: ArmShape, precision: Precision) -> tuple[list[np.ndarray], str | None, int]:
+    """The grids of the given shapes one stream codes, in that order; None or what
+    is wrong with the stream; and how many leading grids were decoded before a
+    stream cut short ran out of words (``precision.one_stream`` only: such a
+    stream's last symbols need no word, so running out is not an error by itself)."""
+    grids = [np.zeros(shape, dtype=np.int64) for shape in shapes]
     if len(data) % 4:
-        return np.zeros((rows, cols), dtype=np.int64), "is not a whole number of 32-bit words"
+        return grids, "is not a whole number of 32-bit words", 0
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    values, status = _decode(words, rows, cols, np.ascontiguousarray(weights, dtype=np.int64),
-                             arm.context, arm.width, arm.layers, CDF)
-    return values, DECODE_ERRORS.get(status)
+    flat, status, whole = _decode(words, np.array(shapes, dtype=np.int64).reshape(-1, 2),
+                                  _ints(weights), arm.context, arm.width, arm.layers,
+                                  precision.cdf, precision.phase_bits, precision.prob_bits,
+                                  precision.one_stream)
+    ends = np.cumsum([r * c for r, c in shapes])[:-1]
+    grids = [part.reshape(shape) for part, shape in zip(np.split(flat, ends), shapes)]
+    return grids, DECODE_ERRORS.get(status), whole

@@ -1,4 +1,4 @@
-"""Format v2 end to end: encode, decode, the container's sections, rate control."""
+"""Formats v2 and v3 end to end: encode, decode, the container's sections, rate control."""
 import math
 import struct
 import warnings
@@ -23,7 +23,7 @@ def encoded(request):
 
 def test_round_trip_learns_the_image(encoded):
     image, data = encoded
-    assert data[:5] == b"PRNC\x02"
+    assert data[:5] == b"PRNC\x03"
     decoded = codec.decode(data)
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     flat = np.broadcast_to(image.reshape(-1, 3).mean(0).round(), image.shape).astype(np.uint8)
@@ -65,9 +65,13 @@ def test_residual_layers_fit_on_whole_images_only(latent_tiny):
 def test_sections_order_and_skipping(encoded):
     _, data = encoded
     f = container.unpack(data)
-    assert len(f.grids) == f.head.levels
-    assert container.overhead_bytes(len(f.groups), f.head.levels) + len(f.net_payload) \
-        + sum(map(len, f.grids)) == len(data)
+    assert len(f.streams) == 1 and f.whole
+    assert container.overhead_bytes(f) + len(f.net_payload) + f.latent_bytes == len(data)
+    for name in ("v2_24x20.prc", "v2_24x20_metadata.prc", "v3_24x20.prc"):
+        g = container.unpack((DATA / name).read_bytes())
+        assert len(g.streams) == (g.head.levels if g.version == 2 else 1)
+        assert container.overhead_bytes(g) + len(g.net_payload) + g.latent_bytes \
+            == len((DATA / name).read_bytes())
     done = container.section(b"DONE", b"")
     assert data.endswith(done)
     body = data[:-len(done)]
@@ -82,11 +86,46 @@ def test_sections_order_and_skipping(encoded):
         codec.decode(body)  # no DONE: truncated at a section boundary
 
 
-def test_prefix_holds_the_coarse_grids_first(encoded):
-    _, data = encoded
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 16383, 16384, 24301, 2**64 - 1])
+def test_v3_varints_round_trip_in_their_shortest_form(value):
+    from pranc_codec.fileformat import Reader, varint
+
+    data = varint(value)
+    assert len(data) == max(1, -(-value.bit_length() // 7))
+    assert Reader(data, short=PrcFormatError).varint("field") == value
+
+
+@pytest.mark.parametrize("data", [b"\x80\x00", b"\x81\x80\x00", b"\xff" * 9 + b"\x02",
+                                  b"\x80" * 10 + b"\x01", b"\x80", b""])
+def test_v3_varints_refuse_long_forms_overflow_and_truncation(data):
+    from pranc_codec.fileformat import Reader
+
+    with pytest.raises(PrcFormatError):
+        Reader(data, short=PrcFormatError).varint("field")
+
+
+def test_v2_prefix_holds_the_coarse_grids_first():
+    data = (DATA / "v2_24x20.prc").read_bytes()
     f = container.unpack(data)
-    positions = [data.index(b"LATG" + struct.pack("<BI", 1, len(g) + 1)) for g in f.grids]
+    positions = [data.index(b"LATG" + struct.pack("<BI", 1, len(g) + 1)) for g in f.streams]
     assert positions == sorted(positions, reverse=True)  # finest grid last
+
+
+def test_v3_prefix_holds_the_coarse_grids_first(encoded):
+    """A v3 file cut inside its one stream gives the grids decoded before the cut,
+    exactly, coarsest first: more of them the more is kept."""
+    _, data = encoded
+    f, arch, groups = decoder.parse(data)
+    _, arm = arch.split(decoder.weights(f, arch, groups))
+    full = decoder.decode_latents(f, arch.arm, arm)
+    ends = dict(container.layout(data))
+    kept = []
+    for cut in range(ends[b"NETS"], ends[b"LATS"] - 3):  # up to a whole body without its CRC
+        grids = decoder.decode_latents(container.unpack(data[:cut], partial=True), arch.arm, arm)
+        exact = [np.array_equal(g, h) for g, h in zip(grids[::-1], full[::-1])]
+        kept.append(exact.index(False) if False in exact else len(exact))
+    assert kept == sorted(kept) and kept[0] == 0 and kept[-1] == f.head.levels
+    assert len(set(kept)) > 2
 
 
 def test_caps_are_checked_from_the_header(encoded):
@@ -217,14 +256,26 @@ def test_quality_sets_lambda(encoded, latent_tiny):
             codec.encode(image, **{**latent_tiny, **bad})
 
 
-def test_version_2_reference_file_decodes():
-    """The format contract for v2: this file decodes to this image, forever."""
+@pytest.mark.parametrize("version", [2, 3])
+def test_reference_file_decodes(version):
+    """The format contract: this file decodes to this image, forever (the v3 file
+    is the v2 one upgraded: the same image)."""
     from PIL import Image
 
-    decoded = codec.decode((DATA / "v2_24x20.prc").read_bytes())
+    decoded = codec.decode((DATA / f"v{version}_24x20.prc").read_bytes())
     expected = np.asarray(Image.open(DATA / "v2_24x20.png"))
     diff = np.abs(decoded.astype(int) - expected.astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+
+
+def test_upgrade_keeps_the_pixels_in_fewer_bytes(encoded):
+    v2 = (DATA / "v2_24x20.prc").read_bytes()
+    v3 = codec.upgrade(v2)
+    assert v3 == (DATA / "v3_24x20.prc").read_bytes() and len(v3) < len(v2)
+    assert np.array_equal(codec.decode(v3), codec.decode(v2))
+    assert codec.upgrade(v3) == v3 and codec.upgrade(encoded[1]) == encoded[1]
+    with pytest.raises(ValueError, match="version 1"):
+        codec.upgrade((DATA / "v1_16x12.prc").read_bytes())
 
 
 def test_grid_follows_lambda_unless_set():

@@ -60,16 +60,20 @@ def test_integer_weights_equal_the_fits_float_weights(backend, monkeypatch):
     assert torch.equal(float_theta, torch.from_numpy(netweights.to_float(exact)))
 
 
-def test_cdf_tables_are_valid_and_pinned():
-    cdf = entropy_model.CDF
-    assert (cdf[..., 0] == 0).all() and (cdf[..., -1] == 1 << 20).all()
+@pytest.mark.parametrize("version", [2, 3])
+def test_cdf_tables_are_valid_and_pinned(version):
+    precision = entropy_model.PRECISION[version]
+    cdf = precision.cdf
+    assert cdf.shape[1] == precision.phases
+    assert (cdf[..., 0] == 0).all() and (cdf[..., -1] == 1 << precision.prob_bits).all()
     assert (np.diff(cdf, axis=-1) >= 1).all()
     # built from integers only: any platform must produce these exact bytes
     digest = hashlib.sha256(cdf.astype("<i8").tobytes()).hexdigest()
-    assert digest == PINNED_CDF_SHA256
+    assert digest == PINNED_CDF_SHA256[version]
 
 
-PINNED_CDF_SHA256 = "238ac75b1ff8b2d4a2a3fd55b652071525910fb9f0aaa0fe39ae2c4513342c3f"
+PINNED_CDF_SHA256 = {2: "238ac75b1ff8b2d4a2a3fd55b652071525910fb9f0aaa0fe39ae2c4513342c3f",
+                     3: "d507e297f6967179c1a144cace9c286af7a010d59ea091d278e814a36ae7b5c4"}
 
 
 def _arm_weights(arm: ArmShape, seed: int) -> np.ndarray:
@@ -77,19 +81,30 @@ def _arm_weights(arm: ArmShape, seed: int) -> np.ndarray:
     return np.round(rng.normal(0, 0.4, arm.n_params) * 2**16).astype(np.int64)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 50), (37, 29)])
-def test_grid_coding_round_trip(shape):
+@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("shapes", [[(1, 1)], [(3, 50)], [(37, 29)], [(8, 6), (4, 3), (2, 2)]])
+def test_grid_coding_round_trip(shapes, version):
     arm = ArmShape(12, 8, 2)
     weights = _arm_weights(arm, 0)
+    precision = entropy_model.PRECISION[version]
     rng = np.random.default_rng(2)
-    values = np.clip(np.round(rng.laplace(0, 3, shape)), -127, 127).astype(np.int64)
-    values.flat[0] = 127  # the alphabet's extremes
-    values.flat[-1] = -127
-    data = entropy_model.encode_grid(values, weights, arm)
-    decoded, problem = entropy_model.decode_grid(data, *shape, weights, arm)
-    assert problem is None and np.array_equal(decoded, values)
-    assert entropy_model.decode_grid(data[:-4], *shape, weights, arm)[1] is not None
-    assert entropy_model.decode_grid(data + bytes(4), *shape, weights, arm)[1] is not None
+    grids = [np.clip(np.round(rng.laplace(0, 3, shape)), -127, 127).astype(np.int64)
+             for shape in shapes]
+    grids[0].flat[0] = 127  # the alphabet's extremes
+    grids[-1].flat[-1] = -127
+    streams = entropy_model.encode_grids(grids, weights, arm, precision)
+    if version == 2:  # a stream per grid
+        runs = [(data, [g]) for data, g in zip(streams, grids, strict=True)]
+    else:  # one stream, coarsest first
+        runs = [(streams[0], grids[::-1])]
+        assert len(streams) == 1
+    for data, want in runs:
+        order = [g.shape for g in want]
+        got, problem, _ = entropy_model.decode_grids(data, order, weights, arm, precision)
+        assert problem is None and all(np.array_equal(a, b) for a, b in zip(got, want))
+        for damaged in (data[:-4], data + bytes(4)):
+            assert entropy_model.decode_grids(damaged, order, weights, arm, precision)[1] \
+                is not None
 
 
 def test_float_model_matches_fixed_point_model():
@@ -99,7 +114,8 @@ def test_float_model_matches_fixed_point_model():
     weights = _arm_weights(arm, 3)
     rng = np.random.default_rng(4)
     values = np.clip(np.round(rng.laplace(0, 2, (40, 40))), -127, 127).astype(np.int64)
-    coded_bits = 8 * len(entropy_model.encode_grid(values, weights, arm))
+    coded_bits = 8 * len(entropy_model.encode_grids([values], weights, arm,
+                                                    entropy_model.PRECISION[2])[0])
     grid = torch.from_numpy(values.astype(np.float32))
     mu, log2_scale = networks.arm(arm, torch.from_numpy(netweights.to_float(weights)),
                                     networks.contexts(grid, arm.context))
@@ -177,9 +193,9 @@ def test_fit_rate_estimate_matches_the_coded_latents(latent_tiny):
     coeffs = [torch.from_numpy(coefficients.dequantize(q, 2.0**e))
               for q, e in zip(encoder.quantize(lf.coeffs, exps), exps)]
     estimate = encoder.RoundedProbe(lf).bits(lf.theta(coeffs))
-    coded = 8 * sum(len(g) for g in container.unpack(encoder.pack(fitted)).grids)
-    # each grid's rANS stream ends with its 32-bit state and a part-filled word
-    assert abs(coded - estimate) <= 0.03 * estimate + 80 * len(lf.latents)
+    coded = 8 * container.unpack(encoder.pack(fitted)).latent_bytes
+    # the one rANS stream ends with its 64-bit state
+    assert abs(coded - estimate) <= 0.03 * estimate + 64
 
 
 def test_rounded_probe_matches_the_whole_image_forward(latent_tiny, monkeypatch):
