@@ -203,11 +203,11 @@ def _section_body(reader: Reader, kind: bytes, flags: int, length: int) -> bytes
     return body
 
 
-def _sections(reader: Reader, partial: bool, version: int) -> list[tuple[bytes, bytes | None]]:
+def _sections(reader: Reader, partial: bool, version: int) -> list[tuple[bytes, bytes]]:
     """Every known or critical section up to DONE, CRCs checked; optional unknown ones
     skipped. With ``partial``, a file cut short gives the sections that are whole,
     and in v3 a LATS section cut short as (b"LATC", its words up to the cut)."""
-    out: list[tuple[bytes, bytes | None]] = []
+    out: list[tuple[bytes, bytes]] = []
     latents = b"LATG" if version == 2 else b"LATS"
     while True:
         kind = None

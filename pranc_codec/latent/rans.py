@@ -47,9 +47,23 @@ def encode_reversed(starts: np.ndarray, freqs: np.ndarray, prob_bits: int,
 
 
 @numba.njit(cache=True)
-def find(cdf: np.ndarray, slot: int) -> int:
-    """The symbol s with cdf[s] <= slot < cdf[s + 1] (cdf ascending from 0)."""
-    lo, hi = 0, cdf.size - 1
+def find(cdf: np.ndarray, slot: int, guess: int) -> int:
+    """The symbol s with cdf[s] <= slot < cdf[s + 1] (cdf ascending from 0 to
+    above any slot), searched outwards from ``guess``, the likeliest symbol: most
+    symbols lie within a step or two of it, and a bisection of the whole table
+    reads a cache line per step."""
+    last = cdf.size - 1
+    step = 1
+    if cdf[guess] <= slot:
+        lo, hi = guess, min(guess + 1, last)
+        while cdf[hi] <= slot:
+            lo, step = hi, step * 2
+            hi = min(hi + step, last)
+    else:
+        lo, hi = max(guess - 1, 0), guess
+        while cdf[lo] > slot:
+            hi, step = lo, step * 2
+            lo = max(lo - step, 0)
     while hi - lo > 1:
         mid = (lo + hi) >> 1
         if cdf[mid] <= slot:
@@ -69,13 +83,13 @@ def decoder_start(words: np.ndarray) -> tuple[int, int]:
 
 @numba.njit(cache=True)
 def decode_symbol(words: np.ndarray, pos: int, x: int, cdf: np.ndarray, prob_bits: int,
-                  lenient: bool) -> tuple[int, int, int]:
+                  lenient: bool, guess: int) -> tuple[int, int, int]:
     """(symbol, state, next word) after decoding one symbol with ``cdf`` (out of
-    2^prob_bits). Where the state needs a word and none is left: state -1 (the
+    2^prob_bits; ``guess`` the likeliest symbol, see find). Where the state needs a word and none is left: state -1 (the
     stream ends early), or with ``lenient`` (v3, whose last symbols need none)
     the state as it is, below STATE_LOW."""
     slot = x & ((1 << prob_bits) - 1)
-    s = find(cdf, slot)
+    s = find(cdf, slot, guess)
     x = (cdf[s + 1] - cdf[s]) * (x >> prob_bits) + slot - cdf[s]
     if x < STATE_LOW:
         if pos >= words.size:

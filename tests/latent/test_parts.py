@@ -11,7 +11,7 @@ from pranc_codec.basis import netweights, philox, product
 from pranc_codec.basis.groups import stream_key
 from pranc_codec.basis.netweights import IntGroup
 from pranc_codec.kernels import launch, philox_cpu
-from pranc_codec.latent import entropy_model, grids, networks, synthesis
+from pranc_codec.latent import entropy_model, grids, networks, rans, synthesis
 from pranc_codec.latent.entropy_model import ArmShape
 from pranc_codec.latent.fit import LatentFit
 
@@ -105,6 +105,53 @@ def test_grid_coding_round_trip(shapes, version):
         for damaged in (data[:-4], data + bytes(4)):
             assert entropy_model.decode_grids(damaged, order, weights, arm, precision)[1] \
                 is not None
+
+
+def _dense_distribution(values, y, x, weights, arm, phase_bits):
+    """The fixed-point model of docs/format.md, every context value and weight
+    multiplied: the reference for the decoder's shortcuts (zeros skipped, the
+    all-zero context's result kept)."""
+    E = entropy_model
+    act = np.array([values[y + dy, x + dx] << E.ACT_FRAC
+                    if y + dy >= 0 and 0 <= x + dx < values.shape[1] else 0
+                    for dy, dx in E.CONTEXT[:arm.context]], dtype=np.int64)
+    pos = 0
+    for i, (n_out, n_in) in enumerate(arm.layer_shapes()):
+        w = weights[pos:pos + n_out * n_in].reshape(n_out, n_in)
+        b = weights[pos + n_out * n_in:pos + n_out * n_in + n_out]
+        pos += n_out * n_in + n_out
+        act = (w @ act + (b << E.ACT_FRAC)) >> E.WEIGHT_FRAC
+        if i < arm.layers:
+            act = np.clip(act, 0, E.ACT_MAX)
+    shift = E.ACT_FRAC - phase_bits
+    mu_q = int(np.clip((act[0] + (1 << (shift - 1))) >> shift, -E.LATENT_MAX << phase_bits,
+                       E.LATENT_MAX << phase_bits))
+    scale = int(np.clip(((act[1] + 16) >> 5) + E.SCALE_ZERO, 0, E.N_SCALES - 1))
+    return scale, mu_q & ((1 << phase_bits) - 1), mu_q >> phase_bits
+
+
+@pytest.mark.parametrize("arm", [ArmShape(12, 8, 2), ArmShape(6, 16, 1), ArmShape(24, 4, 0)])
+def test_fixed_point_model_equals_its_dense_reference(arm):
+    """Mostly zeros, as latents are: many contexts all zero, others partly."""
+    weights = _arm_weights(arm, 5)
+    rng = np.random.default_rng(6)
+    values = (np.round(rng.laplace(0, 1, (9, 11))) * (rng.random((9, 11)) < 0.3)).astype(np.int64)
+    scratch = entropy_model._scratch(weights, arm.context, arm.width, arm.layers)
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            got = entropy_model._distribution(values, y, x, scratch, arm.context, arm.width,
+                                              arm.layers, 4)
+            assert got == _dense_distribution(values, y, x, weights, arm, 4), (y, x)
+
+
+def test_rans_search_finds_the_symbol_from_any_guess():
+    rng = np.random.default_rng(7)
+    freqs = rng.integers(0, 4, 40)  # zero-frequency symbols among them
+    freqs[[0, -1]] = 1
+    cdf = np.concatenate([[0], np.cumsum(freqs)]).astype(np.int64)
+    for slot in range(int(cdf[-1])):
+        want = int(np.searchsorted(cdf, slot, side="right")) - 1
+        assert {rans.find(cdf, slot, guess) for guess in range(40)} == {want}
 
 
 def test_float_model_matches_fixed_point_model():
