@@ -202,6 +202,16 @@ class PrancBest(PrancFast):
     preset = "best"
 
 
+class PrancGpu(PrancFast):
+    """Measured by ``benchmarks.gpu_check --curve`` on a CUDA GPU (images fitted
+    together, rows cached as rd caches them); rd only reads its rows."""
+
+    name = "pranc-gpu"
+    description = "PRANC v3 at the gpu preset (10,000 whole-image iterations), one fit per lambda"
+    points = [{"lam": lam} for lam in (0.025, 0.01, 0.004, 0.001)]
+    preset = "gpu"
+
+
 class PrancSiren(Pranc):
     name = "pranc-siren"
     description = "PRANC v1 (one SIREN, default preset, rate-controlled to a target bpp)"
@@ -245,8 +255,8 @@ class CoinQ8(Coin):
 
 
 CODECS: dict[str, type[Codec]] = {
-    c.name: c for c in (Pranc, PrancFast, PrancBest, PrancSiren, Jpeg, WebP, Avif, Jpeg2000,
-                        JpegXl, Coin, CoinQ8)
+    c.name: c for c in (Pranc, PrancFast, PrancBest, PrancGpu, PrancSiren, Jpeg, WebP, Avif,
+                        Jpeg2000, JpegXl, Coin, CoinQ8)
 }
 # what a run without --codecs measures: codecs at another preset cost minutes to
 # hours an image, so they are asked for by name

@@ -34,7 +34,8 @@ from pranc_codec.images import load_image, write_atomic
 from pranc_codec.metrics import ms_ssim, psnr
 
 from . import bdrate, reference, report
-from .codecs import CODECS, DEFAULT_CODECS, Codec, Point, Pranc, PrancBest, PrancFast, label
+from .codecs import (CODECS, DEFAULT_CODECS, Codec, Point, Pranc, PrancBest, PrancFast, PrancGpu,
+                     label)
 
 IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
 
@@ -203,7 +204,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
 
 # this codec at each preset, measured against the others (and the other
 # presets against the default's curve)
-V2_CODECS = tuple(c.name for c in (Pranc, PrancFast, PrancBest))
+V2_CODECS = tuple(c.name for c in (Pranc, PrancFast, PrancBest, PrancGpu))
 PRANC_ANCHORS = (Pranc.name, "webp", "avif", "jpeg2000", "jxl", *reference.PUBLISHED,
                  "pranc-siren", "coin", "coin-q8")
 

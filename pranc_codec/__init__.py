@@ -14,11 +14,11 @@ from . import wait_policy  # noqa: E402
 if "torch" not in sys.modules:  # OpenMP reads its wait policy when torch loads it
     wait_policy.choose()
 
-from .codec import decode, encode  # noqa: E402
+from .codec import decode, encode, encode_many  # noqa: E402
 from .errors import ImageError, PrcError, PrcFormatError, PrcTruncatedError  # noqa: E402
 from .pillow_plugin import register as _register_pillow_plugin  # noqa: E402
 
 _register_pillow_plugin()  # Image.open / Image.save of .prc files
 
-__all__ = ["encode", "decode", "PrcError", "PrcFormatError", "PrcTruncatedError", "ImageError",
-           "__version__"]
+__all__ = ["encode", "encode_many", "decode", "PrcError", "PrcFormatError", "PrcTruncatedError",
+           "ImageError", "__version__"]

@@ -47,6 +47,9 @@ class Options:
     settings: dict  # codec.encode's keyword arguments
     strip: bool = False
     ms_ssim: bool = False
+    # images a task fits together (codec.encode_many), those of one shape in one
+    # multi-image fit: on a GPU N images take little longer than one
+    together: int = 1
 
 
 def image_suffixes() -> set[str]:
@@ -109,22 +112,64 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
                     "seconds": round(time.perf_counter() - start, 3)}, out
         _one_thread()
         loaded = load_image(io.BytesIO(data), name)
-        keep = codec.metadata_kept(loaded.icc, loaded.exif, options.strip,
-                                   options.settings.get("arch", "latent"))
-        out = codec.encode(loaded.array, **options.settings, **keep)
-        seconds = time.perf_counter() - start
-        decoded = codec.decode(out)
-        h, w = loaded.array.shape[:2]
-        record = {"status": "ok", "bytes": len(out), "bpp": round(len(out) * 8 / (h * w), 5),
-                  "psnr": round(psnr(loaded.array, decoded), 3), "seconds": round(seconds, 2)}
-        if options.ms_ssim:
-            score = ms_ssim(loaded.array, decoded)
-            record["ms_ssim"] = None if score is None else round(score, 5)
-        if loaded.note:
-            record["note"] = loaded.note
-        return record, out
+        out = codec.encode(loaded.array, **options.settings, **_kept(loaded, options))
+        return _record(loaded, out, time.perf_counter() - start, options), out
     except Exception as exc:  # a batch goes on past any one file
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, None
+        return _failed(exc), None
+
+
+def run_group(names: list[str], datas: list[bytes], options: Options) -> list[tuple[dict, bytes | None]]:
+    """run_one for each input of a task, those that load fitted together
+    (``Options.together``; their records share the fit's time equally)."""
+    if options.decode or len(names) == 1:
+        return [run_one(name, data, options) for name, data in zip(names, datas)]
+    results: list[tuple[dict, bytes | None]] = [({}, None)] * len(names)
+    loaded = {}
+    for i, (name, data) in enumerate(zip(names, datas)):
+        try:
+            loaded[i] = load_image(io.BytesIO(data), name)
+        except Exception as exc:
+            results[i] = _failed(exc), None
+    if not loaded:
+        return results
+    start = time.perf_counter()
+    try:
+        _one_thread()
+        outs = codec.encode_many([x.array for x in loaded.values()],
+                                 metadata=[_kept(x, options) for x in loaded.values()],
+                                 **options.settings)
+    except Exception as exc:  # the whole task fails, and says why on each file
+        return [results[i] if i not in loaded else (_failed(exc), None) for i in range(len(names))]
+    seconds = (time.perf_counter() - start) / len(loaded)
+    shapes = [x.array.shape for x in loaded.values()]
+    for (i, x), out in zip(loaded.items(), outs):
+        # how many images its fit held: those of its shape
+        together = {"fitted_with": shapes.count(x.array.shape)}
+        results[i] = {**_record(x, out, seconds, options), **together}, out
+    return results
+
+
+def _kept(loaded, options: Options) -> dict[str, bytes]:
+    return codec.metadata_kept(loaded.icc, loaded.exif, options.strip,
+                               options.settings.get("arch", "latent"))
+
+
+def _record(loaded, out: bytes, seconds: float, options: Options) -> dict:
+    """An encoded file's manifest record: its size, rate and quality as decoded."""
+    decoded = codec.decode(out)
+    h, w = loaded.array.shape[:2]
+    record = {"status": "ok", "bytes": len(out), "bpp": round(len(out) * 8 / (h * w), 5),
+              "psnr": round(psnr(loaded.array, decoded), 3), "seconds": round(seconds, 2)}
+    if options.ms_ssim:
+        score = ms_ssim(loaded.array, decoded)
+        record["ms_ssim"] = None if score is None else round(score, 5)
+    if loaded.note:
+        record["note"] = loaded.note
+    return record
+
+
+def _failed(exc: Exception) -> dict:
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
 
@@ -133,6 +178,21 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
 # spinning threads of busy neighbours slow each other 5-30x.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
               "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+# A multi-image fit's GPU memory per pixel, an estimate: 0.9-1.4 KB a pixel
+# measured on the CPU (one Kodak image at stride 1, RSS), times three for the
+# CUDA graphs' pools (one per rounding mode), rounded up; to be calibrated on a GPU.
+GPU_BYTES_PER_PIXEL = 4096
+
+
+def gpu_batch_size(pixels: int = 1 << 20) -> int:
+    """How many images of ``pixels`` (by default the largest fitted whole) the
+    GPU's free memory holds in one multi-image fit, at most 64."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info()
+    return max(1, min(64, int(0.8 * free) // (GPU_BYTES_PER_PIXEL * pixels)))
 
 
 def _one_thread() -> None:
@@ -147,11 +207,14 @@ def _init_worker() -> None:
     os.environ.update(WORKER_ENV)  # before torch loads in this process
 
 
-def _local(tasks: Iterator[tuple], workers: int) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
-    """(task, result) as they finish, from worker processes (or this one)."""
+Results = list[tuple[dict, bytes | None]]  # a task's: one (record, output) per input
+
+
+def _local(tasks: Iterator[tuple], workers: int) -> Iterator[tuple[tuple, Results]]:
+    """(task, results) as they finish, from worker processes (or this one)."""
     if workers == 1:
         for task in tasks:
-            yield task, run_one(*task[1:])
+            yield task, run_group(*task[1:])
         return
     import multiprocessing
 
@@ -160,20 +223,22 @@ def _local(tasks: Iterator[tuple], workers: int) -> Iterator[tuple[tuple, tuple[
                              initializer=_init_worker) as pool:
         pending = {}
         for task in tasks:
-            pending[pool.submit(run_one, *task[1:])] = task
+            pending[pool.submit(run_group, *task[1:])] = task
             while len(pending) >= IN_FLIGHT * workers:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield pending.pop(future), _result(future.result)
+                    task = pending.pop(future)
+                    yield task, _result(future.result, len(task[0]))
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield pending.pop(future), _result(future.result)
+                task = pending.pop(future)
+                yield task, _result(future.result, len(task[0]))
 
 
 def _ray(tasks: Iterator[tuple], address: str | None,
-         gpu: bool) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
-    """(task, result) as they finish, from Ray tasks: one CPU each (or one GPU),
+         gpu: bool) -> Iterator[tuple[tuple, Results]]:
+    """(task, results) as they finish, from Ray tasks: one CPU each (or one GPU),
     a task whose worker was lost retried once."""
     try:
         import ray
@@ -188,7 +253,7 @@ def _ray(tasks: Iterator[tuple], address: str | None,
         raise ValueError(f"cannot start or reach Ray: {exc}") from None
     try:
         remote = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=1,
-                            runtime_env={"env_vars": WORKER_ENV})(run_one)
+                            runtime_env={"env_vars": WORKER_ENV})(run_group)
         workers = max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
         pending = {}
         for task in tasks:
@@ -201,18 +266,25 @@ def _ray(tasks: Iterator[tuple], address: str | None,
         ray.shutdown()
 
 
-def _ray_done(ray, pending: dict) -> Iterator[tuple[tuple, tuple[dict, bytes | None]]]:
+def _ray_done(ray, pending: dict) -> Iterator[tuple[tuple, Results]]:
     done, _ = ray.wait(list(pending), num_returns=1)
     for ref in done:
-        yield pending.pop(ref), _result(lambda: ray.get(ref))
+        task = pending.pop(ref)
+        yield task, _result(lambda: ray.get(ref), len(task[0]))
 
 
-def _result(get: Callable[[], tuple[dict, bytes | None]]) -> tuple[dict, bytes | None]:
-    """A finished task's result, or a failed record where its worker died."""
+def _result(get: Callable[[], Results], inputs: int) -> Results:
+    """A finished task's results, or failed records where its worker died."""
     try:
         return get()
     except Exception as exc:
-        return {"status": "failed", "error": f"worker lost: {type(exc).__name__}: {exc}"}, None
+        return [({"status": "failed", "error": f"worker lost: {type(exc).__name__}: {exc}"},
+                 None)] * inputs
+
+
+def _task(group: list[tuple[Job, bytes]], options: Options) -> tuple:
+    return ([job for job, _ in group], [job.source.name for job, _ in group],
+            [data for _, data in group], options)
 
 
 def run(src: Path, dst: Path, options: Options, jobs: int = 1, ray: str | None = None,
@@ -242,24 +314,31 @@ def run(src: Path, dst: Path, options: Options, jobs: int = 1, ray: str | None =
                       f"{entry['status']} {detail}", file=sys.stderr, flush=True)
 
         def tasks() -> Iterator[tuple]:
+            """(jobs, their names, their bytes, options): up to options.together inputs."""
+            group: list[tuple[Job, bytes]] = []
             for job in all_jobs:
                 if not force and job.output.exists() and is_whole(job.output, options.decode):
                     record(job, {"status": "skipped"})
                     continue
                 try:
-                    data = job.source.read_bytes()
+                    group.append((job, job.source.read_bytes()))
                 except OSError as exc:
                     record(job, {"status": "failed", "error": f"cannot read: {exc.strerror}"})
                     continue
-                yield job, job.source.name, data, options
+                if len(group) == options.together:
+                    yield _task(group, options)
+                    group = []
+            if group:
+                yield _task(group, options)
 
         gpu = str(options.settings.get("device") or "").startswith("cuda")
         results = _local(tasks(), jobs) if ray is None else _ray(tasks(), ray or None, gpu)
-        for (job, *_), (entry, out) in results:
-            if out is not None:
-                job.output.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(job.output, out)
-            record(job, entry)
+        for (jobs, *_), outcomes in results:
+            for job, (entry, out) in zip(jobs, outcomes, strict=True):
+                if out is not None:
+                    job.output.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(job.output, out)
+                record(job, entry)
     bar.close()
     if not quiet or counts["failed"]:
         print(f"batch: {len(all_jobs)} files: {counts['ok']} done, {counts['skipped']} skipped, "

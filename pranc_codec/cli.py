@@ -236,7 +236,14 @@ def _batch(args: argparse.Namespace) -> int:
     settings = {} if args.decode else encoder_settings(args)
     if settings:
         codec.encoder_settings(**settings)  # a bad setting fails once, not once per file
-    options = batch.Options(args.decode, settings, args.strip, args.ms_ssim)
+    together = args.gpu_batch
+    if together is not None and together < 1:
+        raise ValueError(f"--gpu-batch must be at least 1, got {together}")
+    if together is None:
+        together = batch.gpu_batch_size() if str(settings.get("device") or "").startswith("cuda") else 1
+    if together > 1 and not args.decode:
+        codec.encode_many([], **settings)  # refuses what cannot be fitted together, once
+    options = batch.Options(args.decode, settings, args.strip, args.ms_ssim, together)
     return batch.run(Path(args.src), Path(args.dst), options, min(args.jobs, CORES), args.ray,
                      args.force, args.quiet)
 
@@ -272,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     bat.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                      help="run the files as Ray tasks on the cluster at ADDRESS (without "
                           "one: a local Ray); needs pip install 'pranc-codec[ray]'")
+    bat.add_argument("--gpu-batch", type=int, metavar="N",
+                     help="images fitted together, those of one shape in one multi-image fit "
+                          "(default: as many as the GPU's free memory holds with --device "
+                          "cuda, else 1)")
     bat.add_argument("--decode", action="store_true", help=".prc files to PNG instead")
     bat.add_argument("--force", action="store_true", help="redo outputs that already exist")
     bat.add_argument("--ms-ssim", action="store_true", help="also record MS-SSIM")

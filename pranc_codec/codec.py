@@ -127,6 +127,48 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
     return encoder.encode_image(image, settings, progress)
 
 
+def encode_many(images: list[np.ndarray], preset: str = "default", progress: bool = False,
+                bpp: float | None = None, psnr: float | None = None, quality: float | None = None,
+                arch: str = "latent", metadata: list[dict[str, bytes]] | None = None,
+                **overrides) -> list[bytes]:
+    """``encode`` of several images at one setting (format v3, the rate set by lam
+    or ``quality``; ``metadata``: each image's icc and exif arguments). Images
+    of one shape are fitted together, one multi-image fit (``latent.multi_fit``:
+    on a GPU one pass and one basis product for them all), so pass as many as
+    the device holds; each file is what encode would write but for the fit's
+    rounding noise. Rate targets (bpp, psnr) are searched image by image: use
+    encode for them."""
+    if bpp is not None or psnr is not None:
+        raise ValueError("a target bpp or PSNR is searched image by image: encode them apart")
+    if arch != "latent":
+        raise ValueError("images are fitted together in the latent codec only (--arch latent)")
+    images = [image[:, :, None] if image.ndim == 2 else image for image in images]
+    metadata = metadata or [{}] * len(images)
+    if len(metadata) != len(images):
+        raise ValueError("give one metadata entry per image")
+    settings = encoder_settings(preset, None, None, quality, "latent", **overrides)
+    for image, meta in zip(images, metadata):
+        _check_image(image)
+        container.check_metadata(meta.get("icc", b""), meta.get("exif", b""))
+        try:
+            latent_settings.check_decodable(settings, *image.shape)
+        except PrcFormatError as e:
+            h, w = image.shape[:2]
+            raise ValueError(f"{w}x{h} at these settings would make a file no decoder reads: "
+                             f"{e}") from None
+    from .latent import encoder
+
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        shapes.setdefault(image.shape, []).append(i)
+    out: list[bytes] = [b""] * len(images)
+    for indices in shapes.values():
+        group = [images[i] for i in indices]
+        for i, data in zip(indices, encoder.encode_images(group, settings, progress)):
+            out[i] = container.with_metadata(data, **metadata[i]) if any(metadata[i].values()) else data
+    return out
+
+
 def metadata_kept(icc: bytes, exif: bytes, strip: bool, arch: str) -> dict[str, bytes]:
     """encode's icc and exif arguments for an image's metadata: none with ``strip``
     or for format v1, which holds none."""

@@ -99,3 +99,23 @@ def test_jobs_and_ray_write_the_same_bytes(tmp_path, collection, capsys):
     ray_files = {str(p.relative_to(tmp_path / "ray")): p.read_bytes()
                  for p in (tmp_path / "ray").rglob("*.prc")}
     assert ray_files == plain
+
+
+def test_batch_fits_images_of_one_shape_together(tmp_path, collection, capsys):
+    """--gpu-batch: the two 24x32 images in one multi-image fit, the 24x20 one alone,
+    each file its own image's; a rate target cannot be fitted together."""
+    from skimage.data import chelsea
+
+    Image.fromarray(np.ascontiguousarray(chelsea()[100:124, 100:132])).save(collection / "c.png")
+    (collection / "notes.txt").unlink()
+    dst = tmp_path / "out"
+    assert main(["batch", str(collection), str(dst), *QUICK, "--jobs", "1", "--gpu-batch", "3"]) == 0
+    records = {r["source"].split("/")[-1]: r for r in manifest(dst)}
+    assert {name: r.get("fitted_with") for name, r in records.items()} == \
+        {"a.png": 2, "b.jpg": 1, "c.png": 2}
+    for name, shape in (("a.png", (24, 32, 3)), ("sub/b.jpg", (24, 20, 3)), ("c.png", (24, 32, 3))):
+        assert codec.decode((dst / f"{name}.prc").read_bytes()).shape == shape
+        assert records[name.split("/")[-1]]["psnr"] > 15
+    assert main(["batch", str(collection), str(tmp_path / "x"), *QUICK, "--gpu-batch", "2",
+                 "--bpp", "0.5"]) == 1
+    assert "image by image" in capsys.readouterr().err

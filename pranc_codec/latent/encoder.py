@@ -25,7 +25,8 @@ from . import container, entropy_model, schedule
 from .architecture import Architecture
 from .container import LatentFile, NetGroup
 from .entropy_model import ArmShape
-from .fit import LatentFit
+from .fit import WHOLE_PIXELS, LatentFit
+from .multi_fit import MultiFit
 from .grids import LATENT_MAX
 from .networks import contexts, synthesize
 from .settings import LatentSettings, grid_for, head
@@ -167,13 +168,43 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
     """Fit from scratch: the main schedule, then each network group's step, then
     quantization-aware tuning."""
     s = grid_for(s, lam)
+    lf = _start(image, s)
+    guess_steps = [2.0**-8] * len(lf.groups)
+    lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit",
+             judges=[judge(lf, lam, guess_steps)])
+    return _finish(lf, s, lam, progress)
+
+
+def fit_many(images: list[np.ndarray], s: LatentSettings, lams: list[float],
+             progress: bool = False) -> list[Fitted]:
+    """fit() of several images of one shape, each at its own lambda: the main
+    schedule of all in lockstep (``multi_fit``), then each image's steps and
+    quantization-aware tuning on its own. The lambdas must choose the same
+    latent grids (``grid_for``)."""
+    chosen = [grid_for(s, lam) for lam in lams]
+    if len(set(chosen)) > 1:
+        raise ValueError("these lambdas choose different latent grids: fit them apart")
+    s = chosen[0]
+    fits = [_start(image, s) for image in images]
+    guess_steps = [2.0**-8] * len(fits[0].groups)
+    MultiFit(fits, lams).train(schedule.main_fit(s), 0.0, guess_steps, progress=progress,
+                               desc=f"fit x{len(fits)}",
+                               judges=[judge(lf, lam, guess_steps) for lf, lam in zip(fits, lams)])
+    for lf in fits:  # each owns its tensors again
+        lf.latents = [t.detach().clone() for t in lf.latents]
+        lf.coeffs = [t.detach().clone() for t in lf.coeffs]
+    return [_finish(lf, s, lam, progress) for lf, lam in zip(fits, lams)]
+
+
+def _start(image: np.ndarray, s: LatentSettings) -> LatentFit:
     arch = architecture(image, s)
     groups = netweights.plan(arch.layer_sizes(), s.coeff_ratio, s.chunk, s.min_basis)
     torch.manual_seed(s.seed)
-    lf = LatentFit(image, arch, groups, s.seed, s.l0, s.device)
-    guess_steps = [2.0**-8] * len(groups)
-    lf.train(schedule.main_fit(s), lam, guess_steps, progress=progress, desc="fit",
-             judge=judge(lf, lam, guess_steps))
+    return LatentFit(image, arch, groups, s.seed, s.l0, s.device)
+
+
+def _finish(lf: LatentFit, s: LatentSettings, lam: float, progress: bool) -> Fitted:
+    """After the main schedule: each network group's step, then quantization-aware tuning."""
     exps = choose_steps(lf, lam, progress)
     qat = schedule.quantization_aware(s)
     if qat:
@@ -183,7 +214,7 @@ def fit(image: np.ndarray, s: LatentSettings, lam: float, progress: bool = False
             return [fake_quantize(v, step) for v, step in zip(coeffs, steps)]
 
         lf.train(qat, lam, steps, coeff_transform=quantized, progress=progress,
-                 desc="quantization-aware", judge=judge(lf, lam, steps, quantized))
+                 desc="quantization-aware", judges=[judge(lf, lam, steps, quantized)])
     return Fitted(lf, s, exps)
 
 
@@ -214,3 +245,11 @@ def pack(fitted: Fitted, deadzone: float = 0.0) -> bytes:
 def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -> bytes:
     """The file of a checked image at the settings' lambda."""
     return pack(fit(image, s, s.lam, progress))
+
+
+def encode_images(images: list[np.ndarray], s: LatentSettings, progress: bool = False) -> list[bytes]:
+    """The files of checked images of one shape at the settings' lambda, fitted together
+    (one at a time where they are fitted in bands, above WHOLE_PIXELS)."""
+    if len(images) == 1 or images[0].shape[0] * images[0].shape[1] > WHOLE_PIXELS:
+        return [encode_image(image, s, progress) for image in images]
+    return [pack(f) for f in fit_many(images, s, [s.lam] * len(images), progress)]

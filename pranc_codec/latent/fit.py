@@ -74,7 +74,7 @@ class LatentFit:
     def theta(self, coeffs: list[torch.Tensor]) -> torch.Tensor:
         deltas = [c if g.chunk == 0 else BasisProduct.apply(c, g.basis, stream_key(self.seed, i + 1), True)
                   for i, (g, c) in enumerate(zip(self.groups, coeffs))]
-        return self.theta0 + torch.cat(deltas)
+        return self.theta0 + torch.cat(deltas, dim=-1)  # (..., n_params): one row per image
 
     def synthesize(self, latents: list[torch.Tensor], theta_syn: torch.Tensor,
                    pixels: tuple[slice, slice] | None = None,
@@ -165,6 +165,23 @@ class LatentFit:
         return (self.synthesize(latents, theta[:n_syn], pixels),
                 self.latent_bits(latents, theta[n_syn:]))
 
+    def loss(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor], rows: slice, cols: slice,
+             lam: float, steps: list[float]) -> Outputs:
+        """(loss, MSE at the sampled pixels, latent bits) of one pass."""
+        out, bits = self.forward(latents, coeffs, (rows, cols))
+        mse = torch.mean((out - self.target[rows][:, cols]) ** 2)
+        loss = mse + lam * (bits + self.coeff_bits(coeffs, steps)) / (self.height * self.width)
+        return loss, mse, bits
+
+    def clip(self, coeffs: list[torch.Tensor]) -> None:
+        """The coefficients' gradients clipped to CLIP_NORM (on device, no sync, so
+        a CUDA graph replays it)."""
+        torch.nn.utils.clip_grad_norm_(coeffs, CLIP_NORM, foreach=True)
+
+    def image_states(self) -> list[list[torch.Tensor]]:
+        """Each image's trained tensors, as views (one image here)."""
+        return [self.latents + self.coeffs]
+
     def quantized_latents(self, mode: str, temperature: float | torch.Tensor = 0.0) -> list[torch.Tensor]:
         out = []
         for y in self.latents:
@@ -190,14 +207,14 @@ class LatentFit:
     def train(self, schedule: Schedule, lam: float, steps: list[float],
               coeff_transform: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
               progress: bool = False, desc: str = "fit",
-              judge: Callable[[], float] | None = None) -> float:
+              judges: list[Callable[[], float]] | None = None) -> float:
         """One phase: Adam on latents (unless the schedule holds them) and
         coefficients as ``schedule`` says; returns the final loss (PrcError if
-        the fit diverged to a loss that is not finite). Where a ``judge`` is
-        given (the loss the file would have, lower is better), it is asked at
-        the schedule's ``checkpoints``, and the phase ends at the best of
-        these states: a phase judged from its start never leaves the fit
-        worse than it found it (a long quantization-aware phase did: on
+        the fit diverged to a loss that is not finite). Where ``judges`` are
+        given (one per image: the loss its file would have, lower is better),
+        they are asked at the schedule's ``checkpoints``, and each image ends
+        the phase at the best of its states: a phase judged from its start
+        never leaves the fit worse than it found it (a long quantization-aware phase did: on
         an H200, kodim21 at lambda 0.00025 went from 36 to 26 dB), nor than it
         was a few hundred iterations before its end. ``steps`` are the
         coefficients' quantization steps the rate assumes, ``coeff_transform``
@@ -212,14 +229,15 @@ class LatentFit:
         gen = torch.Generator().manual_seed(total)
         shape = self.height, self.width
         bar = tqdm(range(total), desc=desc, disable=not progress, leave=False, unit="it")
-        checkpoints = schedule.checkpoints() if judge else set()
-        best: tuple[float, list[torch.Tensor]] | None = None
+        checkpoints = schedule.checkpoints() if judges else set()
+        states = self.image_states()
+        best: list[tuple[float, list[torch.Tensor]] | None] = [None] * len(states)
 
         def keep_if_best() -> None:
-            nonlocal best
-            judged = judge()
-            if best is None or judged < best[0]:
-                best = judged, [t.detach().clone() for t in self.latents + self.coeffs]
+            for n, (judge, state) in enumerate(zip(judges, states, strict=True)):
+                judged = judge()
+                if best[n] is None or judged < best[n][0]:
+                    best[n] = judged, [t.detach().clone() for t in state]
 
         if -1 in checkpoints:
             keep_if_best()
@@ -231,14 +249,15 @@ class LatentFit:
             rows, cols = self.sample_pixels(schedule.stride, gen, shape)
             loss, mse, bits = run((mode, rows.start, cols.start), mode, rows, cols)
             if progress and (it % 10 == 0 or it == total - 1):
-                bar.set_postfix(psnr=f"{-10 * math.log10(max(mse.item(), 1e-12)):.2f}",
-                                bpp=f"{bits.item() / pixels:.3f}")
+                bar.set_postfix(psnr=f"{-10 * math.log10(max(float(mse.mean()), 1e-12)):.2f}",
+                                bpp=f"{float(bits.mean()) / pixels:.3f}")
             if it in checkpoints:
                 keep_if_best()
         step.finish()
-        if best is not None:
-            for t, kept in zip(self.latents + self.coeffs, best[1]):
-                t.copy_(kept)
+        for state, kept in zip(states, best):
+            if kept is not None:
+                for t, value in zip(state, kept[1]):
+                    t.copy_(value)
         final = float(loss.detach())
         # a diverged fit's latents would round to garbage the coder cannot hold
         if not math.isfinite(final):
@@ -299,14 +318,10 @@ class Step:
         if fit.banded:
             loss, mse, bits = self.banded(latents, used, rows, cols)
         else:
-            out, bits = fit.forward(latents, used, (rows, cols))
-            mse = torch.mean((out - fit.target[rows][:, cols]) ** 2)
-            pixels = fit.height * fit.width
-            loss = mse + self.lam * (bits + fit.coeff_bits(used, self.steps)) / pixels
+            loss, mse, bits = fit.loss(latents, used, rows, cols, self.lam, self.steps)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-        # on device (no sync), so a CUDA graph replays it
-        torch.nn.utils.clip_grad_norm_(self.coeffs, CLIP_NORM, foreach=True)
+        fit.clip(self.coeffs)
         self.opt.step()
         return loss.detach(), mse.detach(), bits.detach()
 
