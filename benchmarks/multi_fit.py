@@ -45,6 +45,35 @@ def centre_crop(image: np.ndarray, crop: tuple[int, int] | None) -> np.ndarray:
     return np.ascontiguousarray(image[max(0, y):y + h, max(0, x):x + w])
 
 
+def against_cached(paths: list[Path], args: argparse.Namespace) -> int:
+    """Whole images together (each shape its own fit) against the files benchmarks.rd
+    keeps for them alone at the default preset; no seed spread, no time alone."""
+    cache = args.cached / "cache" / "pranc"
+    point = f"lam={args.lam}"
+    single = {p: cache / p.stem / f"{point}.bin" for p in paths}
+    missing = [p.stem for p, f in single.items() if not f.exists()]
+    if missing:
+        print(f"multi_fit: {cache} has no {point} file of {', '.join(missing)}")
+        return 2
+    images = [load_image(p).array for p in paths]
+    start = time.perf_counter()
+    batched = codec.encode_many(images, lam=args.lam, iterations=args.iterations, device=args.device)
+    seconds = time.perf_counter() - start
+    rows = []
+    print("| image | J alone (rd's file) | J together | difference |\n|---|---|---|---|")
+    for path, im, data in zip(paths, images, batched):
+        ja, jb = file_j(im, single[path].read_bytes(), args.lam), file_j(im, data, args.lam)
+        rows.append({"image": path.stem, "j_single": ja, "j_batched": jb})
+        print(f"| {path.stem} | {ja:.6f} | {jb:.6f} | {100 * (jb / ja - 1):+.2f} % |")
+    mean = statistics.mean(r["j_batched"] for r in rows) / statistics.mean(r["j_single"] for r in rows)
+    print(f"mean J together against alone: {100 * (mean - 1):+.2f} %; {len(images)} images "
+          f"together in {seconds:.0f} s ({seconds / len(images):.1f} s an image)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "multi_fit_cached.json").write_text(json.dumps(
+        {"lam": args.lam, "rows": rows, "seconds_batched": seconds}, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=Path("../shared/data/kodak"))
@@ -55,12 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lam", type=float, default=0.004)
     parser.add_argument("--device")
     parser.add_argument("--out", type=Path, default=Path("results/multi-fit"))
+    parser.add_argument("--cached", type=Path, metavar="RD_OUT",
+                        help="the files alone from benchmarks.rd's cache in RD_OUT (codec pranc, "
+                             "the default preset), whole images: only the fit together is run")
     args = parser.parse_args(argv)
     crop = None if args.crop == "none" else tuple(int(v) for v in args.crop.split("x"))
     paths = sorted(args.images.glob("*.png"))[:args.limit]
     if len(paths) < 2:
         print(f"multi_fit: fewer than two images in {args.images}")
         return 2
+    if args.cached:
+        return against_cached(paths, args)
     images = [centre_crop(load_image(p).array, crop) for p in paths]
     if len({im.shape for im in images}) > 1:
         print("multi_fit: the images differ in shape (crop them, or rotate): "
