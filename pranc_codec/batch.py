@@ -118,12 +118,15 @@ def run_one(name: str, data: bytes, options: Options) -> tuple[dict, bytes | Non
         return _failed(exc), None
 
 
-def run_group(names: list[str], datas: list[bytes], options: Options) -> list[tuple[dict, bytes | None]]:
+Results = list[tuple[dict, bytes | None]]  # a task's: one (record, output) per input
+
+
+def run_group(names: list[str], datas: list[bytes], options: Options) -> Results:
     """run_one for each input of a task, those that load fitted together
     (``Options.together``; their records share the fit's time equally)."""
     if options.decode or len(names) == 1:
         return [run_one(name, data, options) for name, data in zip(names, datas)]
-    results: list[tuple[dict, bytes | None]] = [({}, None)] * len(names)
+    results: Results = [({}, None)] * len(names)
     loaded = {}
     for i, (name, data) in enumerate(zip(names, datas)):
         try:
@@ -205,9 +208,6 @@ def _one_thread() -> None:
 
 def _init_worker() -> None:
     os.environ.update(WORKER_ENV)  # before torch loads in this process
-
-
-Results = list[tuple[dict, bytes | None]]  # a task's: one (record, output) per input
 
 
 def _local(tasks: Iterator[tuple], workers: int) -> Iterator[tuple[tuple, Results]]:

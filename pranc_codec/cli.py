@@ -240,7 +240,8 @@ def _batch(args: argparse.Namespace) -> int:
     if together is not None and together < 1:
         raise ValueError(f"--gpu-batch must be at least 1, got {together}")
     if together is None:
-        together = batch.gpu_batch_size() if str(settings.get("device") or "").startswith("cuda") else 1
+        on_gpu = str(settings.get("device") or "").startswith("cuda")
+        together = batch.gpu_batch_size() if on_gpu else 1
     if together > 1 and not args.decode:
         codec.encode_many([], **settings)  # refuses what cannot be fitted together, once
     options = batch.Options(args.decode, settings, args.strip, args.ms_ssim, together)

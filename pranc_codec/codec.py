@@ -37,6 +37,18 @@ def _check_image(image: np.ndarray) -> None:
                          f"{MAX_SIDE}, at most {MAX_PIXELS} pixels)")
 
 
+def _check_decodable(settings, image: np.ndarray, arch: str) -> None:
+    """ValueError where the file a fit of ``image`` would end in is one no decoder
+    reads: checked before the fit, which cannot change it."""
+    try:
+        (latent_settings if arch == "latent" else siren_settings).check_decodable(
+            settings, *image.shape)
+    except PrcFormatError as e:
+        h, w = image.shape[:2]
+        raise ValueError(f"{w}x{h} at these settings would make a file no decoder reads: "
+                         f"{e}") from None
+
+
 def settings_for(preset: str = "default", arch: str = "latent", **overrides):
     """A preset of format ``arch`` with some fields replaced (None values are ignored)."""
     presets = ARCHS.get(arch)
@@ -100,13 +112,7 @@ def encode(image: np.ndarray, preset: str = "default", progress: bool = False,
     # Everything a fit could not change is checked before it: the file a fit
     # would end in must be one a decoder reads.
     container.check_metadata(icc, exif)
-    try:
-        (latent_settings if arch == "latent" else siren_settings).check_decodable(
-            settings, *image.shape)
-    except PrcFormatError as e:
-        h, w = image.shape[:2]
-        raise ValueError(f"{w}x{h} at these settings would make a file no decoder reads: "
-                         f"{e}") from None
+    _check_decodable(settings, image, arch)
     # Imported here, not at the top: torch is needed to encode, and only to encode.
     if arch == "latent":
         from .latent import encoder, rate
@@ -150,12 +156,7 @@ def encode_many(images: list[np.ndarray], preset: str = "default", progress: boo
     for image, meta in zip(images, metadata):
         _check_image(image)
         container.check_metadata(meta.get("icc", b""), meta.get("exif", b""))
-        try:
-            latent_settings.check_decodable(settings, *image.shape)
-        except PrcFormatError as e:
-            h, w = image.shape[:2]
-            raise ValueError(f"{w}x{h} at these settings would make a file no decoder reads: "
-                             f"{e}") from None
+        _check_decodable(settings, image, "latent")
     from .latent import encoder
 
     shapes: dict[tuple[int, ...], list[int]] = {}
@@ -165,7 +166,8 @@ def encode_many(images: list[np.ndarray], preset: str = "default", progress: boo
     for indices in shapes.values():
         group = [images[i] for i in indices]
         for i, data in zip(indices, encoder.encode_images(group, settings, progress)):
-            out[i] = container.with_metadata(data, **metadata[i]) if any(metadata[i].values()) else data
+            meta = metadata[i]
+            out[i] = container.with_metadata(data, **meta) if any(meta.values()) else data
     return out
 
 

@@ -247,7 +247,8 @@ def encode_image(image: np.ndarray, s: LatentSettings, progress: bool = False) -
     return pack(fit(image, s, s.lam, progress))
 
 
-def encode_images(images: list[np.ndarray], s: LatentSettings, progress: bool = False) -> list[bytes]:
+def encode_images(images: list[np.ndarray], s: LatentSettings,
+                  progress: bool = False) -> list[bytes]:
     """The files of checked images of one shape at the settings' lambda, fitted together
     (one at a time where they are fitted in bands, above WHOLE_PIXELS)."""
     if len(images) == 1 or images[0].shape[0] * images[0].shape[1] > WHOLE_PIXELS:

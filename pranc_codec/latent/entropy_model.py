@@ -264,9 +264,9 @@ def _decode(words, shapes, w, n_ctx, width, layers, cdf, phase_bits, prob_bits, 
             for x in range(cols):
                 scale, phase, m = _distribution(values, y, x, scratch, n_ctx, width, layers,
                                                 phase_bits)
-                # the likeliest symbol: the latent nearest the mean
+                likeliest = DELTA_MAX + (phase >= half)  # the latent nearest the mean
                 s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase],
-                                                     prob_bits, lenient, DELTA_MAX + (phase >= half))
+                                                     prob_bits, lenient, likeliest)
                 if x_state < 0:
                     return flat, 1, 0
                 if x_state < rans.STATE_LOW:  # only lenient streams get here

@@ -165,8 +165,8 @@ class LatentFit:
         return (self.synthesize(latents, theta[:n_syn], pixels),
                 self.latent_bits(latents, theta[n_syn:]))
 
-    def loss(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor], rows: slice, cols: slice,
-             lam: float, steps: list[float]) -> Outputs:
+    def loss(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor], rows: slice,
+             cols: slice, lam: float, steps: list[float]) -> Outputs:
         """(loss, MSE at the sampled pixels, latent bits) of one pass."""
         out, bits = self.forward(latents, coeffs, (rows, cols))
         mse = torch.mean((out - self.target[rows][:, cols]) ** 2)
@@ -214,8 +214,8 @@ class LatentFit:
         given (one per image: the loss its file would have, lower is better),
         they are asked at the schedule's ``checkpoints``, and each image ends
         the phase at the best of its states: a phase judged from its start
-        never leaves the fit worse than it found it (a long quantization-aware phase did: on
-        an H200, kodim21 at lambda 0.00025 went from 36 to 26 dB), nor than it
+        never leaves the fit worse than it found it (a long quantization-aware
+        phase did: on an H200, kodim21 at lambda 0.00025 went from 36 to 26 dB), nor than it
         was a few hundred iterations before its end. ``steps`` are the
         coefficients' quantization steps the rate assumes, ``coeff_transform``
         what the coefficients go through before use (straight-through

@@ -47,10 +47,10 @@ class MultiFit(LatentFit):
             f.coeffs = [t[n] for t in self.coeffs]
 
     def image_states(self) -> list[list[torch.Tensor]]:
-        return [[t[n] for t in self.latents + self.coeffs] for n in range(len(self.fits))]
+        return [f.latents + f.coeffs for f in self.fits]  # views of the stack's rows
 
-    def loss(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor], rows: slice, cols: slice,
-             lam: float, steps: list[float]) -> Outputs:
+    def loss(self, latents: list[torch.Tensor], coeffs: list[torch.Tensor], rows: slice,
+             cols: slice, lam: float, steps: list[float]) -> Outputs:
         """(the sum of the images' losses, each image's MSE, each image's latent
         bits); each image's loss at its own lambda (``lam`` is not used)."""
         theta = self.theta(coeffs)  # (N, n_params): one basis product per group for all

@@ -85,9 +85,10 @@ def decoder_start(words: np.ndarray) -> tuple[int, int]:
 def decode_symbol(words: np.ndarray, pos: int, x: int, cdf: np.ndarray, prob_bits: int,
                   lenient: bool, guess: int) -> tuple[int, int, int]:
     """(symbol, state, next word) after decoding one symbol with ``cdf`` (out of
-    2^prob_bits; ``guess`` the likeliest symbol, see find). Where the state needs a word and none is left: state -1 (the
-    stream ends early), or with ``lenient`` (v3, whose last symbols need none)
-    the state as it is, below STATE_LOW."""
+    2^prob_bits; ``guess`` the likeliest symbol, see find). Where the state needs
+    a word and none is left: state -1 (the stream ends early), or with
+    ``lenient`` (v3, whose last symbols need none) the state as it is, below
+    STATE_LOW."""
     slot = x & ((1 << prob_bits) - 1)
     s = find(cdf, slot, guess)
     x = (cdf[s + 1] - cdf[s]) * (x >> prob_bits) + slot - cdf[s]
