@@ -22,6 +22,7 @@ network (``latent.networks``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from math import isqrt
@@ -240,45 +241,33 @@ def _symbols(values, w, n_ctx, width, layers, cdf, phase_bits):
     return starts, freqs
 
 
-@numba.njit(cache=True, nogil=True)  # v2's grids decode in threads
-def _decode(words, shapes, w, n_ctx, width, layers, cdf, phase_bits, prob_bits, lenient):
-    """Grids of the given shapes from one stream, in that order, as one flat array;
-    a status: 0 ok, 1 stream ends early, 2 value out of range, 3 stream does not
-    end where the grids do; and how many grids were decoded before the stream
-    first had no word to give (all of them where it never ran short)."""
-    total = 0
-    for k in range(shapes.shape[0]):
-        total += shapes[k, 0] * shapes[k, 1]
-    flat = np.zeros(total, dtype=np.int64)
-    scratch = _scratch(w, n_ctx, width, layers)
-    x_state, pos = rans.decoder_start(words)
-    if x_state < 0:
-        return flat, 1, 0
+@numba.njit(cache=True, nogil=True)
+def _decode_rows(words, pos, x_state, values, y0, y1, scratch, n_ctx, width, layers, cdf,
+                 phase_bits, prob_bits, lenient):
+    """Rows y0 .. y1 - 1 of a grid (``values``, its rows before y0 decoded) from
+    a stream at word ``pos`` and state ``x_state``: (status, 0 where none
+    went wrong; state; next word; whether the stream had no word
+    to give on the way). Statuses: 1 the stream ends early, 2 a latent out
+    of range (3, decode_grids': the stream does not end where the grids do)."""
+    cols = values.shape[1]
     half = 1 << (phase_bits - 1)
-    whole, offset = shapes.shape[0], 0
-    for k in range(shapes.shape[0]):
-        rows, cols = shapes[k, 0], shapes[k, 1]
-        values = flat[offset:offset + rows * cols].reshape(rows, cols)
-        offset += rows * cols
-        for y in range(rows):
-            for x in range(cols):
-                scale, phase, m = _distribution(values, y, x, scratch, n_ctx, width, layers,
-                                                phase_bits)
-                likeliest = DELTA_MAX + (phase >= half)  # the latent nearest the mean
-                s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase],
-                                                     prob_bits, lenient, likeliest)
-                if x_state < 0:
-                    return flat, 1, 0
-                if x_state < rans.STATE_LOW:  # only lenient streams get here
-                    whole = min(whole, k)
-                v = s - DELTA_MAX + m
-                if v < -LATENT_MAX or v > LATENT_MAX:
-                    return flat, 2, min(whole, k)
-                values[y, x] = v
-    end = rans.START_V3 if lenient else rans.STATE_LOW
-    if x_state != end or pos != words.size:
-        return flat, 3, whole
-    return flat, 0, whole
+    short = False
+    for y in range(y0, y1):
+        for x in range(cols):
+            scale, phase, m = _distribution(values, y, x, scratch, n_ctx, width, layers,
+                                            phase_bits)
+            likeliest = DELTA_MAX + (phase >= half)  # the latent nearest the mean
+            s, x_state, pos = rans.decode_symbol(words, pos, x_state, cdf[scale, phase],
+                                                 prob_bits, lenient, likeliest)
+            if x_state < 0:
+                return 1, x_state, pos, short
+            if x_state < rans.STATE_LOW:  # only lenient streams get here
+                short = True
+            v = s - DELTA_MAX + m
+            if v < -LATENT_MAX or v > LATENT_MAX:
+                return 2, x_state, pos, short
+            values[y, x] = v
+    return 0, x_state, pos, short
 
 
 @numba.njit(cache=True, nogil=True)
@@ -329,24 +318,47 @@ def encode_grids(grids: list[np.ndarray], weights: np.ndarray, arm: ArmShape,
             .astype("<u4").tobytes() for starts, freqs in coded]
 
 
+# rows of a grid decode_grids hands on at once where another thread takes them
+ROWS_AT_ONCE = 8
 DECODE_ERRORS = {1: "ends early", 2: "decodes to a latent out of range",
                  3: "does not end where its grids do"}
 
 
 def decode_grids(data: bytes, shapes: list[tuple[int, int]], weights: np.ndarray,
-                 arm: ArmShape, precision: Precision) -> tuple[list[np.ndarray], str | None, int]:
+                 arm: ArmShape, precision: Precision,
+                 rows_done: Callable[[int, np.ndarray, int], None] | None = None,
+                 ) -> tuple[list[np.ndarray], str | None, int]:
     """The grids of the given shapes one stream codes, in that order; None or what
     is wrong with the stream; and how many leading grids were decoded before a
     stream cut short ran out of words (``precision.one_stream`` only: such a
-    stream's last symbols need no word, so running out is not an error by itself)."""
+    stream's last symbols need no word, so running out is not an error by
+    itself). ``rows_done(k, rows, y0)``, where given, is called with each
+    ROWS_AT_ONCE rows of grid k as they are decoded (rows y0 ..), so another
+    thread can use them while the rest decode."""
     grids = [np.zeros(shape, dtype=np.int64) for shape in shapes]
     if len(data) % 4:
         return grids, "is not a whole number of 32-bit words", 0
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    flat, status, whole = _decode(words, np.array(shapes, dtype=np.int64).reshape(-1, 2),
-                                  _ints(weights), arm.context, arm.width, arm.layers,
-                                  precision.cdf, precision.phase_bits, precision.prob_bits,
-                                  precision.one_stream)
-    ends = np.cumsum([r * c for r, c in shapes])[:-1]
-    grids = [part.reshape(shape) for part, shape in zip(np.split(flat, ends), shapes)]
-    return grids, DECODE_ERRORS.get(status), whole
+    w = _ints(weights)
+    scratch = _scratch(w, arm.context, arm.width, arm.layers)
+    x_state, pos = rans.decoder_start(words)
+    if x_state < 0:
+        return grids, DECODE_ERRORS[1], 0
+    whole = len(shapes)
+    for k, grid in enumerate(grids):
+        step = ROWS_AT_ONCE if rows_done else max(1, grid.shape[0])
+        for y0 in range(0, grid.shape[0], step):
+            y1 = min(grid.shape[0], y0 + step)
+            status, x_state, pos, short = _decode_rows(
+                words, pos, x_state, grid, y0, y1, scratch, arm.context, arm.width, arm.layers,
+                precision.cdf, precision.phase_bits, precision.prob_bits, precision.one_stream)
+            if short:
+                whole = min(whole, k)
+            if status:
+                return grids, DECODE_ERRORS[status], 0 if status == 1 else min(whole, k)
+            if rows_done:
+                rows_done(k, grid[y0:y1], y0)
+    end = rans.START_V3 if precision.one_stream else rans.STATE_LOW
+    if x_state != end or pos != words.size:
+        return grids, DECODE_ERRORS[3], whole
+    return grids, None, whole

@@ -8,7 +8,7 @@ import pytest
 
 from pranc_codec import codec
 from pranc_codec.errors import PrcError, PrcFormatError, RateNote
-from pranc_codec.latent import container, decoder, settings
+from pranc_codec.latent import container, decoder, entropy_model, settings, synthesis
 from pranc_codec.metrics import psnr
 from tests.conftest import DATA, LATENT_TINY
 
@@ -291,3 +291,49 @@ def test_small_lambda_writes_a_full_resolution_grid(photo, latent_tiny):
         data = codec.encode(photo, lam=lam, **{**latent_tiny, "iterations": 4})
         assert container.unpack(data).head.l0 == l0
         assert codec.decode(data).shape == photo.shape
+
+
+def test_grids_decode_the_same_a_few_rows_at_a_time(encoded):
+    f, arch, groups = decoder.parse(encoded[1])
+    _, arm_theta = arch.split(decoder.weights(f, arch, groups))
+    shapes = decoder.grid_shapes(f.head.height, f.head.width, f.head.l0, f.head.levels)[::-1]
+    precision = entropy_model.PRECISION[3]
+    whole = entropy_model.decode_grids(f.streams[0], shapes, arm_theta, arch.arm, precision)
+    handed = []
+    rows = entropy_model.decode_grids(f.streams[0], shapes, arm_theta, arch.arm, precision,
+                                      lambda k, r, y0: handed.append((k, r.copy(), y0)))
+    assert whole[1:] == rows[1:] and whole[1] is None
+    assert all(np.array_equal(a, b) for a, b in zip(whole[0], rows[0]))
+    assert max(shapes)[0] > entropy_model.ROWS_AT_ONCE  # the finest grid comes in parts
+    for k, grid in enumerate(whole[0]):  # every grid, in order, each row once
+        parts = [(r, y0) for n, r, y0 in handed if n == k]
+        assert [y0 for _, y0 in parts] == list(range(0, grid.shape[0], entropy_model.ROWS_AT_ONCE))
+        assert np.array_equal(np.concatenate([r for r, _ in parts]), grid)
+
+
+def test_synthesis_beside_the_stream_decodes_the_same_pixels(encoded, monkeypatch):
+    """On several threads a v3 file's bands render while its finest grid is still
+    decoding (decoder.GridsAsDecoded): the pixels must be those of one thread."""
+    import numba
+
+    data = encoded[1]
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 1)
+    alone = codec.decode(data)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(synthesis, "BAND_PIXELS", 64)  # many bands, a few rows each
+    assert np.array_equal(codec.decode(data), alone)
+    assert np.array_equal(codec.decode((DATA / "v3_24x20.prc").read_bytes()),
+                          codec.decode((DATA / "v2_24x20.prc").read_bytes()))
+
+
+def test_a_bad_stream_beside_the_synthesis_is_an_error_not_a_hang(encoded):
+    import dataclasses
+
+    f, arch, groups = decoder.parse(encoded[1])
+    _, arm_theta = arch.split(decoder.weights(f, arch, groups))
+    for stream in (f.streams[0][:-8], f.streams[0][:4] + b"\xff" * (len(f.streams[0]) - 4)):
+        grids = decoder.GridsAsDecoded(dataclasses.replace(f, streams=(stream,)), arch.arm,
+                                       arm_theta)
+        assert grids.rows(0, f.head.height).shape[:2] == (f.head.height, f.head.width)
+        with pytest.raises(PrcFormatError, match="latent grids: its stream"):
+            grids.result()
