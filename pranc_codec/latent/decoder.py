@@ -78,6 +78,11 @@ def weights(f: LatentFile, arch: Architecture, groups: list[IntGroup]) -> np.nda
     return netweights.theta_int(f.head.seed, groups, arch.init_exps(), ints)
 
 
+def _stream_error(what: str, wrong: str) -> PrcFormatError:
+    """The error for latent ``what``, what entropy_model.decode_grids found wrong with its stream."""
+    return PrcFormatError(f"latent {what}: its stream {wrong}")
+
+
 def decode_latents(f: LatentFile, arm: ArmShape, arm_weights: np.ndarray,
                    threads: int = 1) -> list[np.ndarray]:
     """Every grid's integers as float32 (what the upsampling reads, converted once
@@ -91,9 +96,6 @@ def decode_latents(f: LatentFile, arm: ArmShape, arm_weights: np.ndarray,
     def mean(i: int) -> np.ndarray:
         return entropy_model.mean_grid(*shapes[i], arm_weights, arm, precision)
 
-    def problem(what: str, stream: str) -> PrcFormatError:
-        return PrcFormatError(f"latent {what}: its stream {stream}")
-
     if f.version == 2:
         def one(i: int) -> np.ndarray:
             if f.streams[i] is None:
@@ -101,7 +103,7 @@ def decode_latents(f: LatentFile, arm: ArmShape, arm_weights: np.ndarray,
             (grid,), wrong, _ = entropy_model.decode_grids(f.streams[i], [shapes[i]], arm_weights,
                                                            arm, precision)
             if wrong:
-                raise problem(f"grid {h.l0 + i}", wrong)
+                raise _stream_error(f"grid {h.l0 + i}", wrong)
             return grid.astype(np.float32)
 
         if threads > 1:
@@ -113,7 +115,7 @@ def decode_latents(f: LatentFile, arm: ArmShape, arm_weights: np.ndarray,
         grids, wrong, whole = entropy_model.decode_grids(f.streams[0], shapes[::-1], arm_weights,
                                                          arm, precision)
     if wrong and f.whole:
-        raise problem("grids", wrong)
+        raise _stream_error("grids", wrong)
     if not wrong:
         whole = h.levels
     # a stream cut short: the grids decoded before it ran out, the finer ones at the mean
@@ -145,7 +147,7 @@ class GridsAsDecoded:
         self.width = h.width
         self.grids = [np.zeros(shape, dtype=np.float32) for shape in self.shapes]
         self.ready = [0] * len(self.shapes)  # rows of each grid decoded
-        self.wrong: str | None = None
+        self.error: BaseException | None = None  # raised by result()
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._decode, args=(f, arm, arm_weights))
         self.thread.start()
@@ -159,11 +161,12 @@ class GridsAsDecoded:
                 self.changed.notify_all()
 
         try:
-            _, self.wrong, _ = entropy_model.decode_grids(
+            _, wrong, _ = entropy_model.decode_grids(
                 f.streams[0], self.shapes[::-1], arm_weights, arm,
                 entropy_model.PRECISION[f.version], rows_done)
-        except BaseException as e:  # raised by result(), in the caller's thread
-            self.wrong = e
+            self.error = _stream_error("grids", wrong) if wrong else None
+        except BaseException as e:  # raised in the caller's thread
+            self.error = e
         finally:  # a stream gone wrong hands on nothing more: let the bands finish
             with self.changed:
                 self.ready = [r for r, _ in self.shapes]
@@ -181,10 +184,8 @@ class GridsAsDecoded:
     def result(self) -> None:
         """Once the image is rendered: PrcFormatError if the stream was malformed."""
         self.thread.join()
-        if isinstance(self.wrong, BaseException):
-            raise self.wrong
-        if self.wrong:
-            raise PrcFormatError(f"latent grids: its stream {self.wrong}")
+        if self.error:
+            raise self.error
 
 
 def decode(data: bytes, partial: bool = False) -> np.ndarray:

@@ -344,14 +344,14 @@ def decode_grids(data: bytes, shapes: list[tuple[int, int]], weights: np.ndarray
     x_state, pos = rans.decoder_start(words)
     if x_state < 0:
         return grids, DECODE_ERRORS[1], 0
-    whole = len(shapes)
+    whole, cdf = len(shapes), precision.cdf
     for k, grid in enumerate(grids):
         step = ROWS_AT_ONCE if rows_done else max(1, grid.shape[0])
         for y0 in range(0, grid.shape[0], step):
             y1 = min(grid.shape[0], y0 + step)
             status, x_state, pos, short = _decode_rows(
                 words, pos, x_state, grid, y0, y1, scratch, arm.context, arm.width, arm.layers,
-                precision.cdf, precision.phase_bits, precision.prob_bits, precision.one_stream)
+                cdf, precision.phase_bits, precision.prob_bits, precision.one_stream)
             if short:
                 whole = min(whole, k)
             if status:
