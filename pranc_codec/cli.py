@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, batch, codec
+from . import __version__, batch, codec, heap
 from .errors import ImageError, PrcError, RateNote
 from .fileformat import version_of
 from .images import Loaded, check_writable, image_bytes, load_image, lossless_format, write_atomic
@@ -322,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    heap.keep_freed()  # the process is the command's: a fit's iterations fault no pages
     try:
         return args.run(args)
     except (PrcError, ValueError) as exc:

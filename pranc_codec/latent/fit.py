@@ -46,14 +46,6 @@ LN2 = math.log(2.0)
 WHOLE_PIXELS = 1 << 20
 BAND_PIXELS = 1 << 16
 BAND_LATENTS = 1 << 16
-# On the CPU an iteration goes in bands from this many latents on, whatever
-# the image's size: the entropy model's hidden layers of a full-resolution
-# grid on 768x512 (half a million latents, 33 MB a layer) are past glibc's
-# largest heap block, so each was a fresh mmap, faulted in page by page
-# (43,000 page faults an iteration; none in bands): 200-250 ms an iteration
-# against 150-210 in bands, paired. Half-resolution grids (130,000) gained
-# nothing (benchmarks/README.md).
-BANDED_LATENTS = 1 << 18
 # The coefficients' gradient norm is clipped here (as Cool-chic and C3 clip
 # their networks'): typically 0.01, it spikes 100-fold early in a fit, and on
 # a GPU a 10,000-iteration fit jumped from 5.8e-4 to 4.5e-3 in J a quarter of
@@ -98,15 +90,7 @@ class LatentFit:
 
     @property
     def banded(self) -> bool:
-        """Whether the image is too large for whole-image tensors (memory)."""
         return self.height * self.width > WHOLE_PIXELS
-
-    @property
-    def steps_in_bands(self) -> bool:
-        """Whether an iteration goes forward and backward in bands: where the image
-        is ``banded``, and on the CPU where its latents pass BANDED_LATENTS (speed)."""
-        return self.banded or (self.device.type == "cpu"
-                               and sum(g.numel() for g in self.latents) > BANDED_LATENTS)
 
     def band_rows(self, rows: slice) -> tuple[slice, slice]:
         """(the rows to synthesize for the sampled ``rows`` of one band, where the
@@ -331,7 +315,7 @@ class Step:
         fit = self.fit
         used = self.coeff_transform(self.coeffs) if self.coeff_transform else self.coeffs
         latents = fit.quantized_latents(mode, self.temperature)
-        if fit.steps_in_bands:
+        if fit.banded:
             loss, mse, bits = self.banded(latents, used, rows, cols)
         else:
             loss, mse, bits = fit.loss(latents, used, rows, cols, self.lam, self.steps)

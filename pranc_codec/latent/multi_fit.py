@@ -46,10 +46,6 @@ class MultiFit(LatentFit):
             f.latents = [t[n] for t in self.latents]
             f.coeffs = [t[n] for t in self.coeffs]
 
-    @property
-    def steps_in_bands(self) -> bool:
-        return False  # one vmapped pass (an image in bands is refused above)
-
     def image_states(self) -> list[list[torch.Tensor]]:
         return [f.latents + f.coeffs for f in self.fits]  # views of the stack's rows
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pranc_codec import codec
-from pranc_codec.latent import encoder, fit
+from pranc_codec.latent import encoder
 from pranc_codec.metrics import psnr
 from tests.conftest import LATENT_TINY
 
@@ -41,10 +41,7 @@ def test_without_noise_a_multi_fit_is_the_single_fits(monkeypatch):
         assert _judged(b, lam) == pytest.approx(_judged(a, lam), rel=0.01)
 
 
-def test_multi_fit_files_decode_to_their_images(monkeypatch):
-    # a grid this many latents would step in bands on the CPU alone; the batch
-    # stays one vmapped pass
-    monkeypatch.setattr(fit, "BANDED_LATENTS", 0)
+def test_multi_fit_files_decode_to_their_images():
     images, lams = _crops(), [0.001, 0.001, 0.001]
     fitted = encoder.fit_many(images, _settings(), lams)
     flat = [psnr(im, np.broadcast_to(im.reshape(-1, 3).mean(0).round(), im.shape).astype(np.uint8))
