@@ -52,7 +52,7 @@ def synthesize(shape: SynthesisShape, theta: torch.Tensor, feats: torch.Tensor) 
     layers = shape.unflatten(theta)
     h = feats
     for w, b in layers[:shape.layers]:
-        h = torch.relu(h @ w.T + b)
+        h = (h @ w.T + b).relu_()  # in place: the sum is fresh and its gradient needs no copy
     w, b = layers[shape.layers]
     y = h @ w.T + b
     if shape.res:
@@ -83,7 +83,7 @@ def arm(shape: ArmShape, theta: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.
         pos += o * n_in + o
         h = h @ w.T + b
         if i < shape.layers:
-            h = torch.relu(h)
+            h = h.relu_()  # in place: the sum is fresh and its gradient needs no copy
     return h[:, 0], h[:, 1]
 
 
@@ -95,9 +95,11 @@ def laplace_bits(x: torch.Tensor, mu: torch.Tensor, log2_scale: torch.Tensor) ->
     hi, lo = t + 0.5, t - 0.5
     # Bins wholly on one side of mu as a difference of that tail's exponentials
     # (no cancellation far out), the bin holding mu as 1 minus both tails.
-    upper = 0.5 * (torch.exp(-lo.clamp(min=0) / b) - torch.exp(-hi.clamp(min=0) / b))
-    lower = 0.5 * (torch.exp(hi.clamp(max=0) / b) - torch.exp(lo.clamp(max=0) / b))
-    middle = 1.0 - 0.5 * torch.exp(lo.clamp(max=0) / b) - 0.5 * torch.exp(-hi.clamp(min=0) / b)
+    above_lo, above_hi = torch.exp(-lo.clamp(min=0) / b), torch.exp(-hi.clamp(min=0) / b)
+    below_hi, below_lo = torch.exp(hi.clamp(max=0) / b), torch.exp(lo.clamp(max=0) / b)
+    upper = 0.5 * (above_lo - above_hi)
+    lower = 0.5 * (below_hi - below_lo)
+    middle = 1.0 - 0.5 * below_lo - 0.5 * above_hi
     p = torch.where(lo >= 0, upper, torch.where(hi <= 0, lower, middle))
     return -torch.log2(p.clamp_min(MIN_PROBABILITY))
 
