@@ -63,6 +63,8 @@ VARIANTS = {
     "entropy model: 6 neighbours": {"arm_context": 6},
     "entropy model: 8 wide (the fast preset's)": {"arm_width": 8},
     "entropy model: 24 neighbours 32 wide": {"arm_context": 24, "arm_width": 32},
+    # the iteration variants are named against the 600 iterations every grid
+    # had until 2026-12-08 (the half-resolution grid has 800 since)
     "whole image per iteration (stride 1) for 150 iterations": {"stride": 1, "iterations": 150},
     "stride 2 for 400 iterations": {"stride": 2, "iterations": 400},
     "1/4 iterations": {"iterations": 150},

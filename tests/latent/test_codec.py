@@ -280,8 +280,14 @@ def test_upgrade_keeps_the_pixels_in_fewer_bytes(encoded):
 
 def test_grid_follows_lambda_unless_set():
     s, lam = codec.settings_for(), settings.FULL_RES_LAM
-    assert (settings.grid_for(s, lam).l0, settings.grid_for(s, lam).stride) == (0, 2)
-    assert (settings.grid_for(s, 2 * lam).l0, settings.grid_for(s, 2 * lam).stride) == (1, 3)
+
+    def grid(s: settings.LatentSettings, lam: float) -> tuple:
+        g = settings.grid_for(s, lam)
+        return g.l0, g.stride, g.iterations
+    assert grid(s, lam) == (0, 2, 600)
+    assert grid(s, 2 * lam) == (1, 3, 800)  # a cheaper iteration, more of them
+    assert grid(codec.settings_for(iterations=50), 2 * lam) == (1, 3, 50)
+    assert grid(codec.settings_for(preset="fast"), 2 * lam)[2] == 200
     assert settings.grid_for(codec.settings_for(l0=2, stride=1), lam).l0 == 2
     assert settings.grid_for(codec.settings_for(syn_res=1), 1.0).stride == 1
 
